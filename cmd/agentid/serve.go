@@ -1,0 +1,143 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/agentid/agentid/internal/server"
+	"github.com/agentid/agentid/internal/store"
+	"github.com/agentid/agentid/issuer"
+	"github.com/agentid/agentid/keys"
+	"github.com/agentid/agentid/keys/software"
+)
+
+type serveFlags struct {
+	addr            string
+	data            string
+	database        string
+	publicURL       string
+	roles           string
+	kekFile         string
+	maxBodyBytes    int64
+	shutdownTimeout time.Duration
+}
+
+func newServeCmd() *cobra.Command {
+	f := &serveFlags{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the server: issuer, verifier, DID resolver and portal in one process",
+		Long: `Run the agentid server. On first start it creates the default organization with
+an Ed25519 and a P-256 did:key issuer identity and an admin token: the token is
+AGENTID_ADMIN_TOKEN when set, otherwise a new one written once to DATA/admin-token.
+
+Private keys are stored encrypted under a key-encryption key: AGENTID_KEK
+(base64 of 32 bytes) when set, otherwise the file --kek-file (created, 0600, on
+first start). SIGINT or SIGTERM stop the server after in-flight requests finish.`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error { return serve(cmd, f) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.addr, "addr", envOr("AGENTID_ADDR", "127.0.0.1:8080"), "address to listen on (env AGENTID_ADDR)")
+	fl.StringVar(&f.data, "data", envOr("AGENTID_DATA", "./agentid-data"), "data directory (env AGENTID_DATA)")
+	fl.StringVar(&f.database, "database", envOr("AGENTID_DATABASE", ""), "database URL: postgres://… or sqlite:PATH; default SQLite at DATA/agentid.db (env AGENTID_DATABASE)")
+	fl.StringVar(&f.publicURL, "public-url", envOr("AGENTID_PUBLIC_URL", ""), "URL clients reach the server at; default http://ADDR (env AGENTID_PUBLIC_URL)")
+	fl.StringVar(&f.roles, "roles", envOr("AGENTID_ROLES", "issuer,verifier,portal"), "roles to serve, comma-separated (env AGENTID_ROLES)")
+	fl.StringVar(&f.kekFile, "kek-file", envOr("AGENTID_KEK_FILE", ""), "key-encryption key file when AGENTID_KEK is unset; default DATA/kek (env AGENTID_KEK_FILE)")
+	fl.Int64Var(&f.maxBodyBytes, "max-body-bytes", server.DefaultMaxBodyBytes, "largest request body accepted")
+	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long to wait for in-flight requests on shutdown")
+	return cmd
+}
+
+func serve(cmd *cobra.Command, f *serveFlags) error {
+	ctx := cmd.Context()
+	log := slog.Default()
+
+	var roles []server.Role
+	for _, r := range strings.Split(f.roles, ",") {
+		if r = strings.TrimSpace(r); r != "" {
+			roles = append(roles, server.Role(r))
+		}
+	}
+	if f.maxBodyBytes <= 0 {
+		return usagef("--max-body-bytes must be positive")
+	}
+	if err := os.MkdirAll(f.data, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	dbURL := f.database
+	if dbURL == "" {
+		dbURL = "sqlite:" + filepath.Join(f.data, "agentid.db")
+	}
+	st, err := store.Open(ctx, dbURL, store.WithLogger(log))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	kekFile := f.kekFile
+	if kekFile == "" {
+		kekFile = filepath.Join(f.data, "kek")
+	}
+	kek, generated, err := keys.LoadKEK(os.Getenv("AGENTID_KEK"), kekFile)
+	if err != nil {
+		return fmt.Errorf("key-encryption key: %w", err)
+	}
+	if generated {
+		log.Warn("generated a new key-encryption key; keep it safe, or set AGENTID_KEK", "file", kekFile)
+	}
+	softKeys, err := software.NewBackend(kek, st)
+	if err != nil {
+		return err
+	}
+	km, err := keys.NewManager(keys.WithBackend(software.Scheme, softKeys), keys.WithLogger(log))
+	if err != nil {
+		return err
+	}
+
+	boot, err := issuer.Bootstrap(ctx, st, km, issuer.BootstrapOptions{
+		AdminToken: os.Getenv("AGENTID_ADMIN_TOKEN"),
+		TokenFile:  filepath.Join(f.data, "admin-token"),
+	})
+	if err != nil {
+		return err
+	}
+	if boot.Created {
+		for _, id := range boot.Identities {
+			log.Info("created issuer identity", "org", boot.Organization.Slug, "did", id.DID, "cryptosuite", id.Cryptosuite)
+		}
+		if boot.TokenFile != "" {
+			log.Info("wrote the default organization's admin token; it is not shown again", "file", boot.TokenFile)
+			fmt.Fprintf(cmd.ErrOrStderr(), "admin token written to %s\n", boot.TokenFile)
+		}
+	}
+
+	ln, err := net.Listen("tcp", f.addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	publicURL := f.publicURL
+	if publicURL == "" {
+		publicURL = "http://" + ln.Addr().String()
+	}
+	srv, err := server.New(
+		server.WithStore(st),
+		server.WithLogger(log),
+		server.WithRoles(roles...),
+		server.WithPublicURL(publicURL),
+		server.WithMaxBodyBytes(f.maxBodyBytes),
+		server.WithShutdownTimeout(f.shutdownTimeout),
+	)
+	if err != nil {
+		ln.Close()
+		return usageError{err}
+	}
+	return srv.Serve(ctx, ln)
+}

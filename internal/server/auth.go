@@ -1,0 +1,100 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/agentid/agentid/internal/problem"
+	"github.com/agentid/agentid/internal/store"
+)
+
+const adminTokenKey = "agentid.adminToken"
+
+// requireAdmin authenticates an organization admin by bearer token. The
+// token is looked up by its SHA-256 hash and compared in constant time; the
+// request is then scoped to the token's organization and nothing else.
+func (s *Server) requireAdmin() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		token, ok := bearerToken(c.GetHeader("Authorization"))
+		if !ok {
+			c.Header("WWW-Authenticate", `Bearer realm="agentid"`)
+			s.writeProblem(c, problem.Unauthorized("an admin token is required: Authorization: Bearer <token>"))
+			return
+		}
+		tok, err := s.store.AdminTokenByHash(c.Request.Context(), store.HashToken(token))
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			c.Header("WWW-Authenticate", `Bearer realm="agentid", error="invalid_token"`)
+			s.writeProblem(c, problem.Unauthorized("the admin token is not valid"))
+			return
+		case err != nil:
+			s.fail(c, err)
+			return
+		case !store.TokenMatches(tok.TokenHash, token):
+			s.writeProblem(c, problem.Unauthorized("the admin token is not valid"))
+			return
+		}
+		if tok.LastUsedAt == nil || time.Since(*tok.LastUsedAt) > time.Minute {
+			if err := s.store.TouchAdminToken(c.Request.Context(), tok.ID); err != nil {
+				s.log.Warn("record admin token use", "token_id", tok.ID, "error", err)
+			}
+		}
+		c.Set(adminTokenKey, tok)
+		c.Next()
+	}
+}
+
+// bearerToken extracts the token of an "Authorization: Bearer" header.
+func bearerToken(h string) (string, bool) {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(h), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimSpace(token)
+	return token, token != "" && len(token) <= 512
+}
+
+// adminScope is the organization the authenticated admin token belongs to.
+func adminScope(c *gin.Context) *store.AdminToken {
+	v, _ := c.Get(adminTokenKey)
+	tok, _ := v.(*store.AdminToken)
+	return tok
+}
+
+// adminOrganization answers GET /admin/organization: the organization the
+// admin token is scoped to, with its issuer identities.
+func (s *Server) adminOrganization(c *gin.Context) {
+	tok := adminScope(c)
+	org, err := s.store.OrganizationByID(c.Request.Context(), tok.OrganizationID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	ids, err := s.store.IssuerIdentities(c.Request.Context(), org.ID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	type identity struct {
+		DID         string `json:"did"`
+		KeyType     string `json:"keyType"`
+		Cryptosuite string `json:"cryptosuite"`
+		Active      bool   `json:"active"`
+	}
+	out := make([]identity, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, identity{DID: id.DID, KeyType: id.KeyType, Cryptosuite: id.Cryptosuite, Active: id.Active})
+	}
+	c.JSON(http.StatusOK, gin.H{
+		"id":               org.ID,
+		"slug":             org.Slug,
+		"name":             org.Name,
+		"default":          org.IsDefault,
+		"issuerIdentities": out,
+		"tokenId":          tok.ID,
+	})
+}

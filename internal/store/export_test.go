@@ -1,0 +1,20 @@
+package store
+
+import "context"
+
+// NumMigrations is the number of migrations this build knows.
+var NumMigrations = len(migrations)
+
+// MigrationRows counts the rows of schema_migrations.
+func MigrationRows(ctx context.Context, s *Store) (int64, error) {
+	var n int64
+	err := s.db.WithContext(ctx).Model(&schemaMigration{}).Count(&n).Error
+	return n, err
+}
+
+// QueryString runs a query that returns one text value.
+func QueryString(ctx context.Context, s *Store, query string, args ...any) (string, error) {
+	var v string
+	err := s.db.WithContext(ctx).Raw(query, args...).Row().Scan(&v)
+	return v, err
+}

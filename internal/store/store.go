@@ -1,0 +1,277 @@
+// Package store is agentid's persistence layer: the gorm models, the
+// versioned schema migrations and the repository methods that the issuer,
+// verifier and server packages call. It is the only package in agentid that
+// imports gorm.
+//
+// Two databases are supported. SQLite (the pure-Go github.com/glebarez/sqlite
+// driver, no cgo) is the embedded default for a single process; PostgreSQL
+// (gorm.io/driver/postgres on pgx) serves many replicas. Every query here is
+// written to behave the same on both, and the tests run on both.
+//
+// Errors are wrapped with context. Callers test them with errors.Is against
+// ErrNotFound, ErrConflict and ErrReference; the underlying driver error stays
+// in the chain for logs.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+)
+
+// Driver names returned by Store.Driver.
+const (
+	DriverSQLite   = "sqlite"
+	DriverPostgres = "postgres"
+)
+
+// DefaultSQLitePath is the SQLite file Open uses when it is given an empty
+// URL. It matches the default data directory of `agentid serve`; callers with
+// another data directory pass "sqlite:" + their path instead.
+const DefaultSQLitePath = "agentid-data/agentid.db"
+
+// sqliteBusyTimeout is how long a SQLite connection waits for another writer
+// before giving up with SQLITE_BUSY.
+const sqliteBusyTimeout = 10 * time.Second
+
+// Store is a handle on the agentid database. It is safe for concurrent use.
+// A Store handed to the function of Transaction runs every call inside that
+// transaction.
+type Store struct {
+	db     *gorm.DB
+	driver string
+	log    *slog.Logger
+	// root is true for the Store that Open returned, false for the
+	// transaction-scoped Stores that Transaction hands out.
+	root bool
+}
+
+// Option configures Open.
+type Option func(*options)
+
+type options struct {
+	logger        *slog.Logger
+	slowThreshold time.Duration
+	maxOpenConns  int
+}
+
+// WithLogger sets the logger for migrations and slow queries. The default is
+// slog.Default().
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) {
+		if l != nil {
+			o.logger = l
+		}
+	}
+}
+
+// WithSlowQueryThreshold logs queries slower than d at warning level; 0 turns
+// slow-query logging off. The default is 500 ms.
+func WithSlowQueryThreshold(d time.Duration) Option {
+	return func(o *options) { o.slowThreshold = d }
+}
+
+// WithMaxOpenConns caps the number of open database connections; 0 (the
+// default) means no limit.
+func WithMaxOpenConns(n int) Option {
+	return func(o *options) { o.maxOpenConns = n }
+}
+
+// Open opens the database named by dbURL and applies any pending migrations.
+//
+//   - "" opens the SQLite file DefaultSQLitePath.
+//   - "sqlite:PATH" (also "sqlite://PATH") or a bare file path opens a SQLite
+//     file, creating it (mode 0600) and its parent directory (mode 0700).
+//     "sqlite::memory:" opens a private in-memory database on one connection.
+//   - "postgres://..." or "postgresql://..." opens PostgreSQL; any pgx
+//     connection parameter may be given in the query, for example
+//     search_path=tenant to keep the tables in a schema of their own.
+func Open(ctx context.Context, dbURL string, opts ...Option) (*Store, error) {
+	o := options{logger: slog.Default(), slowThreshold: 500 * time.Millisecond}
+	for _, opt := range opts {
+		opt(&o)
+	}
+
+	var (
+		dialector gorm.Dialector
+		driver    string
+		memory    bool
+	)
+	switch {
+	case strings.HasPrefix(dbURL, "postgres://"), strings.HasPrefix(dbURL, "postgresql://"):
+		driver = DriverPostgres
+		dialector = postgres.New(postgres.Config{DSN: dbURL})
+	default:
+		driver = DriverSQLite
+		path, err := sqlitePath(dbURL)
+		if err != nil {
+			return nil, err
+		}
+		memory = path == ":memory:"
+		if !memory {
+			if err := prepareSQLiteFile(path); err != nil {
+				return nil, err
+			}
+		}
+		dialector = sqlite.Open(sqliteDSN(path))
+	}
+
+	db, err := gorm.Open(dialector, &gorm.Config{
+		Logger:                 newGormLogger(o.logger, o.slowThreshold),
+		NowFunc:                now,
+		SkipDefaultTransaction: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open %s database %s: %w", driver, redact(dbURL), err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("open %s database %s: %w", driver, redact(dbURL), err)
+	}
+	switch {
+	case memory:
+		// Every connection to ":memory:" is a database of its own.
+		sqlDB.SetMaxOpenConns(1)
+		sqlDB.SetConnMaxIdleTime(0)
+		sqlDB.SetConnMaxLifetime(0)
+	case o.maxOpenConns > 0:
+		sqlDB.SetMaxOpenConns(o.maxOpenConns)
+	}
+	if driver == DriverPostgres {
+		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	}
+
+	s := &Store{db: db, driver: driver, log: o.logger, root: true}
+	if err := s.Ping(ctx); err != nil {
+		_ = sqlDB.Close()
+		return nil, fmt.Errorf("open %s database %s: %w", driver, redact(dbURL), err)
+	}
+	if err := s.migrate(ctx); err != nil {
+		_ = sqlDB.Close()
+		return nil, fmt.Errorf("open %s database %s: %w", driver, redact(dbURL), err)
+	}
+	return s, nil
+}
+
+// sqlitePath turns the non-PostgreSQL forms of Open's URL into a file path.
+func sqlitePath(dbURL string) (string, error) {
+	path := dbURL
+	if rest, ok := strings.CutPrefix(dbURL, "sqlite:"); ok {
+		path = strings.TrimPrefix(rest, "//")
+		if path == "" {
+			return "", errors.New(`open sqlite database: empty path in "sqlite:" URL`)
+		}
+	} else if path == "" {
+		path = DefaultSQLitePath
+	}
+	if path != ":memory:" && strings.ContainsAny(path, "?#") {
+		return "", fmt.Errorf("open sqlite database %q: path must not contain '?' or '#'", path)
+	}
+	if strings.Contains(path, "://") {
+		return "", fmt.Errorf("open database %q: unsupported URL scheme (want sqlite:, postgres:// or postgresql://)", redact(dbURL))
+	}
+	return path, nil
+}
+
+// prepareSQLiteFile creates the directory (0700) and the database file (0600)
+// so that SQLite does not create them with the process umask.
+func prepareSQLiteFile(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("create sqlite directory for %s: %w", path, err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("create sqlite file %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("create sqlite file %s: %w", path, err)
+	}
+	return nil
+}
+
+// sqliteDSN builds the glebarez/go-sqlite DSN. The pragmas run on every new
+// connection: busy_timeout first so that switching to WAL waits for other
+// connections instead of failing. _txlock=immediate makes every write
+// transaction take the write lock at BEGIN, so that two transactions never
+// both read and then both try to upgrade to writing (which SQLite would fail
+// with SQLITE_BUSY without waiting). Note: go-sqlite stops reading parameters
+// after _time_format, so that parameter must not be added here.
+func sqliteDSN(path string) string {
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", sqliteBusyTimeout.Milliseconds()))
+	q.Add("_pragma", "foreign_keys(1)")
+	if path != ":memory:" {
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "synchronous(NORMAL)")
+	}
+	q.Set("_txlock", "immediate")
+	return path + "?" + q.Encode()
+}
+
+// redact removes the password from a database URL for error messages.
+func redact(dbURL string) string {
+	u, err := url.Parse(dbURL)
+	if err != nil || u.User == nil {
+		return dbURL
+	}
+	return u.Redacted()
+}
+
+// now is the clock of the store: UTC, truncated to the microsecond precision
+// that PostgreSQL keeps, so that a time written and read back compares equal
+// on both databases.
+func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+// Close closes the database. Calling it on a Store handed out by Transaction
+// is an error.
+func (s *Store) Close() error {
+	if !s.root {
+		return errors.New("close store: called on a transaction")
+	}
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return fmt.Errorf("close %s store: %w", s.driver, err)
+	}
+	if err := sqlDB.Close(); err != nil {
+		return fmt.Errorf("close %s store: %w", s.driver, err)
+	}
+	return nil
+}
+
+// Ping checks that the database answers a query; it backs readiness probes.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	if err := s.db.WithContext(ctx).Raw("SELECT 1").Scan(&one).Error; err != nil {
+		return fmt.Errorf("ping %s database: %w", s.driver, err)
+	}
+	if one != 1 {
+		return fmt.Errorf("ping %s database: SELECT 1 returned %d", s.driver, one)
+	}
+	return nil
+}
+
+// Driver names the database: DriverSQLite or DriverPostgres.
+func (s *Store) Driver() string { return s.driver }
+
+// Transaction runs fn inside one database transaction. The Store given to fn
+// does all its work in that transaction; the transaction commits when fn
+// returns nil and rolls back when it returns an error or panics. Nested calls
+// use savepoints.
+//
+// On PostgreSQL a failed statement aborts the whole transaction, so fn should
+// return the first error it gets rather than carry on.
+func (s *Store) Transaction(ctx context.Context, fn func(tx *Store) error) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		return fn(&Store{db: tx, driver: s.driver, log: s.log})
+	})
+}
