@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/agentid/agentid/internal/netguard"
 	"github.com/agentid/agentid/internal/server"
 	"github.com/agentid/agentid/internal/store"
 	"github.com/agentid/agentid/issuer"
@@ -25,6 +26,7 @@ type serveFlags struct {
 	publicURL       string
 	roles           string
 	kekFile         string
+	fetchAllow      string
 	maxBodyBytes    int64
 	shutdownTimeout time.Duration
 }
@@ -51,6 +53,7 @@ first start). SIGINT or SIGTERM stop the server after in-flight requests finish.
 	fl.StringVar(&f.publicURL, "public-url", envOr("AGENTID_PUBLIC_URL", ""), "URL clients reach the server at; default http://ADDR (env AGENTID_PUBLIC_URL)")
 	fl.StringVar(&f.roles, "roles", envOr("AGENTID_ROLES", "issuer,verifier,portal"), "roles to serve, comma-separated (env AGENTID_ROLES)")
 	fl.StringVar(&f.kekFile, "kek-file", envOr("AGENTID_KEK_FILE", ""), "key-encryption key file when AGENTID_KEK is unset; default DATA/kek (env AGENTID_KEK_FILE)")
+	fl.StringVar(&f.fetchAllow, "fetch-allow", envOr("AGENTID_FETCH_ALLOW", ""), "CIDR ranges outbound fetches (did:web) may reach besides public addresses, comma-separated (env AGENTID_FETCH_ALLOW)")
 	fl.Int64Var(&f.maxBodyBytes, "max-body-bytes", server.DefaultMaxBodyBytes, "largest request body accepted")
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long to wait for in-flight requests on shutdown")
 	return cmd
@@ -65,6 +68,10 @@ func serve(cmd *cobra.Command, f *serveFlags) error {
 		if r = strings.TrimSpace(r); r != "" {
 			roles = append(roles, server.Role(r))
 		}
+	}
+	fetchAllow, err := netguard.ParseAllow(f.fetchAllow)
+	if err != nil {
+		return usageError{err}
 	}
 	if f.maxBodyBytes <= 0 {
 		return usagef("--max-body-bytes must be positive")
@@ -132,6 +139,7 @@ func serve(cmd *cobra.Command, f *serveFlags) error {
 		server.WithLogger(log),
 		server.WithRoles(roles...),
 		server.WithPublicURL(publicURL),
+		server.WithFetchAllow(fetchAllow...),
 		server.WithMaxBodyBytes(f.maxBodyBytes),
 		server.WithShutdownTimeout(f.shutdownTimeout),
 	)

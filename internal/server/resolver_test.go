@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -197,5 +198,33 @@ func TestResolveEndpointDIDWeb(t *testing.T) {
 		if got := r.json(t)["didResolutionMetadata"].(map[string]any)["error"]; got != c.code {
 			t.Fatalf("%s: error %v, want %s", c.did, got, c.code)
 		}
+	}
+}
+
+// TestResolveEndpointRefusesPrivateAddresses checks the default outbound
+// policy: a did:web whose host resolves to loopback is not fetched, unless
+// the range is allowed.
+func TestResolveEndpointRefusesPrivateAddresses(t *testing.T) {
+	web := httptest.NewTLSServer(http.NotFoundHandler())
+	defer web.Close()
+	port := web.URL[strings.LastIndex(web.URL, ":")+1:]
+	did := "did:web:localhost%3A" + port
+
+	r := do(t, newTestServer(t, storetest.SQLite(t)).Handler(), "GET", "/1.0/identifiers/"+did, nil)
+	if r.status != http.StatusBadGateway {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	msg := r.json(t)["didResolutionMetadata"].(map[string]any)["errorMessage"].(string)
+	if !strings.Contains(msg, "not allowed for outbound fetches") {
+		t.Fatalf("not refused by the address policy: %s", msg)
+	}
+
+	// Allowed, the fetch is made (and fails on the test server's untrusted
+	// certificate, not on the policy).
+	h := newTestServer(t, storetest.SQLite(t), WithFetchAllow(netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128"))).Handler()
+	r = do(t, h, "GET", "/1.0/identifiers/"+did, nil)
+	msg = r.json(t)["didResolutionMetadata"].(map[string]any)["errorMessage"].(string)
+	if r.status != http.StatusBadGateway || strings.Contains(msg, "not allowed") || !strings.Contains(msg, "certificate") {
+		t.Fatalf("allowed fetch: %d %s", r.status, msg)
 	}
 }

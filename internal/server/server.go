@@ -13,6 +13,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"slices"
 	"time"
 
@@ -20,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/agentid/agentid/didmethods"
+	"github.com/agentid/agentid/internal/netguard"
 	"github.com/agentid/agentid/internal/store"
 )
 
@@ -47,6 +50,7 @@ type Server struct {
 	log             *slog.Logger
 	roles           []Role
 	publicURL       string
+	fetchAllow      []netip.Prefix
 	maxBody         int64
 	shutdownTimeout time.Duration
 	registry        *prometheus.Registry
@@ -61,8 +65,9 @@ type Option func(*Server)
 // WithStore sets the database; required.
 func WithStore(st *store.Store) Option { return func(s *Server) { s.store = st } }
 
-// WithResolver sets the DID resolver behind /1.0/identifiers; the default
-// registry (did:key, did:jwk, did:web) is used otherwise.
+// WithResolver sets the DID resolver behind /1.0/identifiers. Otherwise the
+// default registry (did:key, did:jwk, did:web) is used, with did:web fetches
+// held to the outbound address policy (see WithFetchAllow).
 func WithResolver(r didmethods.Resolver) Option { return func(s *Server) { s.resolver = r } }
 
 // WithLogger sets the logger; slog.Default otherwise.
@@ -73,6 +78,13 @@ func WithRoles(roles ...Role) Option { return func(s *Server) { s.roles = roles 
 
 // WithPublicURL sets the URL clients reach the server at.
 func WithPublicURL(u string) Option { return func(s *Server) { s.publicURL = u } }
+
+// WithFetchAllow lets outbound fetches made for a request (did:web documents)
+// reach these otherwise refused (loopback, private) ranges. Public addresses
+// and the public URL's own host are always allowed.
+func WithFetchAllow(prefixes ...netip.Prefix) Option {
+	return func(s *Server) { s.fetchAllow = append(s.fetchAllow, prefixes...) }
+}
 
 // WithMaxBodyBytes bounds request bodies.
 func WithMaxBodyBytes(n int64) Option { return func(s *Server) { s.maxBody = n } }
@@ -102,7 +114,8 @@ func New(opts ...Option) (*Server, error) {
 		}
 	}
 	if s.resolver == nil {
-		s.resolver = didmethods.NewDefaultRegistry()
+		policy := netguard.New(s.fetchAllow, publicHost(s.publicURL))
+		s.resolver = didmethods.NewDefaultRegistry(didmethods.WithDialCheck(policy.Check))
 	}
 	m, err := newMetrics(s.registry)
 	if err != nil {
@@ -152,3 +165,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 }
 
 func (s *Server) hasRole(r Role) bool { return slices.Contains(s.roles, r) }
+
+// publicHost is the host name of the public URL, or "".
+func publicHost(publicURL string) string {
+	u, err := url.Parse(publicURL)
+	if err != nil {
+		return ""
+	}
+	return u.Hostname()
+}
