@@ -18,6 +18,7 @@ require (
 	github.com/multiformats/go-varint v0.1.0
 	github.com/piprate/json-gold v0.4.2
 	github.com/prometheus/client_golang v1.25.0
+	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3
 	github.com/spf13/cobra v1.10.2
 	golang.org/x/crypto v0.57.0
 	gorm.io/driver/postgres v1.6.3

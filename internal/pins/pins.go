@@ -13,4 +13,5 @@ import (
 	_ "github.com/google/go-tpm/tpm2"
 	_ "github.com/hyperledger/aries-framework-go/pkg/doc/verifiable"
 	_ "github.com/piprate/json-gold/ld"
+	_ "github.com/santhosh-tekuri/jsonschema/v6"
 )
