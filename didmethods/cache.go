@@ -102,7 +102,8 @@ func (c *Cache) Len() int {
 // Resolve returns a cached result for (did, opts) or resolves it with the
 // inner resolver.
 func (c *Cache) Resolve(ctx context.Context, did string, opts ResolveOptions) (*Resolution, error) {
-	key := did + "\x00" + opts.PublicKeyFormat + "\x00" + strconv.FormatBool(opts.EnableEncryptionKeyDerivation)
+	key := did + "\x00" + opts.PublicKeyFormat + "\x00" + strconv.FormatBool(opts.EnableEncryptionKeyDerivation) +
+		"\x00" + strconv.FormatBool(opts.RefuseExperimentalPublicKeyTypes)
 	if res := c.get(key); res != nil {
 		return res, nil
 	}

@@ -61,6 +61,21 @@ func TestCacheHits(t *testing.T) {
 	}
 }
 
+// TestCacheKeysOnExperimentalTypes: a document cached with experimental
+// public key types enabled must not answer a request that refuses them.
+func TestCacheKeysOnExperimentalTypes(t *testing.T) {
+	ctx := context.Background()
+	c := NewCache(KeyResolver{})
+	did := seededDID(1)
+	if _, err := c.Resolve(ctx, did, ResolveOptions{PublicKeyFormat: FormatEd25519VerificationKey2018}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.Resolve(ctx, did, ResolveOptions{PublicKeyFormat: FormatEd25519VerificationKey2018, RefuseExperimentalPublicKeyTypes: true})
+	if ErrorCode(err) != CodeInvalidPublicKeyType {
+		t.Fatalf("got %v, %v from the cache; want invalidPublicKeyType", res, err)
+	}
+}
+
 func TestCacheEvictsLeastRecentlyUsed(t *testing.T) {
 	ctx := context.Background()
 	inner := &counting{inner: KeyResolver{}}

@@ -50,6 +50,16 @@ type ResolveOptions struct {
 	// 2018/2019/2021 suite types) always include keyAgreement, as those
 	// vectors do.
 	EnableEncryptionKeyDerivation bool
+	// RefuseExperimentalPublicKeyTypes is the did:key spec's
+	// enableExperimentalPublicKeyTypes=false: a signature verification
+	// method whose type is not Multikey, JsonWebKey2020 or
+	// Ed25519VerificationKey2020, or an encryption (X25519) one whose type
+	// is not Multikey, JsonWebKey2020 or X25519KeyAgreementKey2020, is an
+	// invalidPublicKeyType error instead of a document. The zero value keeps
+	// every format of the Format* constants available; the HTTP resolver
+	// sets it unless the request enables experimental types, as the spec's
+	// default is false.
+	RefuseExperimentalPublicKeyTypes bool
 }
 
 // Error codes from DID Core and DID Resolution, and the did:key method.

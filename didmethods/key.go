@@ -195,7 +195,7 @@ func keyDocument(did, mb string, typ keys.KeyType, pub crypto.PublicKey, opts Re
 	if !ok {
 		return nil, newError(CodeUnsupportedPublicKeyType, did, fmt.Errorf("publicKeyFormat %q is not supported", name))
 	}
-	vm, err := keyMethod(did, mb, f, typ, pub)
+	vm, err := keyMethod(did, mb, f, typ, pub, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -218,7 +218,7 @@ func keyDocument(did, mb string, typ keys.KeyType, pub crypto.PublicKey, opts Re
 			if err != nil {
 				return nil, newError(CodeInternalError, did, err)
 			}
-			xvm, err := keyMethod(did, xmb, f, keys.X25519, xpub)
+			xvm, err := keyMethod(did, xmb, f, keys.X25519, xpub, opts)
 			if err != nil {
 				return nil, err
 			}
@@ -239,11 +239,29 @@ func keyDocument(did, mb string, typ keys.KeyType, pub crypto.PublicKey, opts Re
 	return doc, nil
 }
 
+// stableSignatureTypes and stableEncryptionTypes are the verification method
+// types the did:key spec allows, for signature and for encryption (X25519)
+// methods, when experimental public key types are not enabled.
+var (
+	stableSignatureTypes  = map[string]bool{FormatMultikey: true, FormatJsonWebKey2020: true, FormatEd25519VerificationKey2020: true}
+	stableEncryptionTypes = map[string]bool{FormatMultikey: true, FormatJsonWebKey2020: true, FormatX25519KeyAgreementKey2020: true}
+)
+
 // keyMethod builds the verification method "did#mb" of a key in format f.
-func keyMethod(did, mb string, f keyFormat, typ keys.KeyType, pub crypto.PublicKey) (VerificationMethod, error) {
+func keyMethod(did, mb string, f keyFormat, typ keys.KeyType, pub crypto.PublicKey, opts ResolveOptions) (VerificationMethod, error) {
 	vmType, ok := f.types[typ]
 	if !ok {
 		return VerificationMethod{}, newError(CodeInvalidPublicKeyType, did, fmt.Errorf("publicKeyFormat cannot express a %s key", typ))
+	}
+	if opts.RefuseExperimentalPublicKeyTypes {
+		stable := stableSignatureTypes
+		if typ == keys.X25519 {
+			stable = stableEncryptionTypes
+		}
+		if !stable[vmType] {
+			return VerificationMethod{}, newError(CodeInvalidPublicKeyType, did,
+				fmt.Errorf("%s is an experimental public key type for a %s key and experimental types are not enabled", vmType, typ))
+		}
 	}
 	vm := VerificationMethod{ID: did + "#" + mb, Type: vmType, Controller: did}
 	switch vmType {

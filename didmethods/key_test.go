@@ -306,3 +306,96 @@ func TestCreateKeyErrors(t *testing.T) {
 		t.Errorf("string: %v", err)
 	}
 }
+
+// TestRefuseExperimentalPublicKeyTypes checks the did:key spec's
+// enableExperimentalPublicKeyTypes=false: only Multikey, JsonWebKey2020 and
+// Ed25519VerificationKey2020 (signature) or X25519KeyAgreementKey2020
+// (encryption) methods are produced; any other type is invalidPublicKeyType.
+// Without the option every format stays available.
+func TestRefuseExperimentalPublicKeyTypes(t *testing.T) {
+	ctx := context.Background()
+	dids := map[keys.KeyType]string{}
+	for typ, pub := range randomKeys(t) {
+		did, err := CreateKey(pub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dids[typ] = did
+	}
+	cases := []struct {
+		typ    keys.KeyType
+		format string
+		derive bool // enableEncryptionKeyDerivation
+		ok     bool
+	}{
+		{keys.Ed25519, FormatMultikey, true, true},
+		{keys.Ed25519, FormatJsonWebKey2020, false, true},
+		{keys.Ed25519, FormatEd25519VerificationKey2020, true, true}, // derived key is X25519KeyAgreementKey2020
+		{keys.Ed25519, FormatX25519KeyAgreementKey2020, false, true},
+		{keys.Ed25519, FormatEd25519VerificationKey2018, false, false},
+		{keys.Ed25519, FormatX25519KeyAgreementKey2019, false, false},
+		{keys.X25519, FormatMultikey, false, true},
+		{keys.X25519, FormatX25519KeyAgreementKey2020, false, true},
+		{keys.X25519, FormatEd25519VerificationKey2020, false, true},
+		{keys.X25519, FormatX25519KeyAgreementKey2019, false, false},
+		{keys.P256, FormatJsonWebKey2020, false, true},
+		{keys.P256, FormatP256Key2021, false, false},
+		{keys.Secp256k1, FormatEcdsaSecp256k1VerificationKey2019, false, false},
+		{keys.Secp256k1, FormatMultikey, false, true},
+	}
+	for _, c := range cases {
+		t.Run(string(c.typ)+"/"+c.format, func(t *testing.T) {
+			opts := ResolveOptions{PublicKeyFormat: c.format, EnableEncryptionKeyDerivation: c.derive, RefuseExperimentalPublicKeyTypes: true}
+			res, err := KeyResolver{}.Resolve(ctx, dids[c.typ], opts)
+			if c.ok {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				for _, vm := range res.Document.VerificationMethod {
+					if vm.Type != FormatMultikey && vm.Type != FormatJsonWebKey2020 &&
+						vm.Type != FormatEd25519VerificationKey2020 && vm.Type != FormatX25519KeyAgreementKey2020 {
+						t.Errorf("experimental type %s produced", vm.Type)
+					}
+				}
+			} else if ErrorCode(err) != CodeInvalidPublicKeyType || res != nil {
+				t.Fatalf("got %v, %v; want invalidPublicKeyType", res, err)
+			}
+			// Enabled (the zero value), every format the key type has works.
+			opts.RefuseExperimentalPublicKeyTypes = false
+			if _, err := (KeyResolver{}).Resolve(ctx, dids[c.typ], opts); err != nil {
+				t.Errorf("with experimental types enabled: %v", err)
+			}
+		})
+	}
+}
+
+// TestDereferenceWithAnyResolver dereferences did:key URLs with a bare
+// KeyResolver (no Registry), as the HTTP endpoint does with whatever
+// resolver it was given.
+func TestDereferenceWithAnyResolver(t *testing.T) {
+	ctx := context.Background()
+	did := "did:key:z6MktKwz7Ge1Yxzr4JHavN33wiwa8y81QdcMRLXQsrH9T53b"
+	vmID := did + "#z6MktKwz7Ge1Yxzr4JHavN33wiwa8y81QdcMRLXQsrH9T53b"
+	vm, err := Dereference(ctx, KeyResolver{}, vmID, ResolveOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vm.ID != vmID || vm.Controller != did || vm.Type != FormatMultikey || vm.Context != ContextMultikey {
+		t.Errorf("dereferenced %+v", vm)
+	}
+	for _, c := range []struct {
+		url  string
+		opts ResolveOptions
+		code string
+	}{
+		{did + "/^bar^/?query=`#z6Mk", ResolveOptions{}, CodeInvalidDIDURL},
+		{did, ResolveOptions{}, CodeInvalidDIDURL},
+		{"did:key:@#z6Mk", ResolveOptions{}, CodeInvalidDID},
+		{did + "#nope", ResolveOptions{}, CodeNotFound},
+		{vmID, ResolveOptions{PublicKeyFormat: FormatEd25519VerificationKey2018, RefuseExperimentalPublicKeyTypes: true}, CodeInvalidPublicKeyType},
+	} {
+		if _, err := Dereference(ctx, KeyResolver{}, c.url, c.opts); ErrorCode(err) != c.code {
+			t.Errorf("Dereference(%q, %+v): %v, want %s", c.url, c.opts, err, c.code)
+		}
+	}
+}

@@ -121,6 +121,13 @@ func (r *Registry) dispatch(ctx context.Context, did string, opts ResolveOptions
 // notFound; a DID URL with a path or query, or without a fragment, is
 // invalidDidUrl.
 func (r *Registry) Dereference(ctx context.Context, didURL string, opts ResolveOptions) (*VerificationMethodDocument, error) {
+	return Dereference(ctx, r, didURL, opts)
+}
+
+// Dereference is Registry.Dereference with any Resolver: it resolves the DID
+// of didURL with res and returns the verification method the fragment
+// names. A DID part that is not a DID is invalidDid.
+func Dereference(ctx context.Context, res Resolver, didURL string, opts ResolveOptions) (*VerificationMethodDocument, error) {
 	did, fragment, err := splitDIDURL(didURL)
 	if err != nil {
 		return nil, newError(CodeInvalidDIDURL, didURL, err)
@@ -128,20 +135,27 @@ func (r *Registry) Dereference(ctx context.Context, didURL string, opts ResolveO
 	if fragment == "" {
 		return nil, newError(CodeInvalidDIDURL, didURL, errors.New("DID URL has no fragment naming a verification method"))
 	}
-	res, err := r.Resolve(ctx, did, opts)
+	if _, _, err := SplitDID(did); err != nil {
+		return nil, newError(CodeInvalidDID, did, err)
+	}
+	resolution, err := res.Resolve(ctx, did, opts)
 	if err != nil {
 		return nil, err
 	}
-	vm, ok := res.Document.VerificationMethodByID(didURL)
+	if resolution == nil || resolution.Document == nil {
+		return nil, newError(CodeInternalError, did, errors.New("the resolver returned no DID document"))
+	}
+	doc := resolution.Document
+	vm, ok := doc.VerificationMethodByID(didURL)
 	if !ok {
 		return nil, newError(CodeNotFound, didURL, errors.New("the DID document has no such verification method"))
 	}
 	out := &VerificationMethodDocument{VerificationMethod: vm.clone()}
-	out.ID = res.Document.absoluteURL(vm.ID)
+	out.ID = doc.absoluteURL(vm.ID)
 	if c, ok := typeContexts[vm.Type]; ok {
 		out.Context = c
 	} else {
-		out.Context = res.Document.Clone().Context
+		out.Context = doc.Clone().Context
 	}
 	return out, nil
 }

@@ -31,6 +31,8 @@ func FuzzResolveEndpoint(f *testing.F) {
 		{"did:web:example.com", "", ""},
 		{"did:web:localhost%3A8443:user:alice", "", ""},
 		{"did%3Akey%3Az6MktKwz7Ge1Yxzr4JHavN33wiwa8y81QdcMRLXQsrH9T53b", "", "text/html"},
+		{"did%3Akey%3Az6MktKwz7Ge1Yxzr4JHavN33wiwa8y81QdcMRLXQsrH9T53b%23z6MktKwz7Ge1Yxzr4JHavN33wiwa8y81QdcMRLXQsrH9T53b", "", ""},
+		{"did:key:z6MktKwz7Ge1Yxzr4JHavN33wiwa8y81QdcMRLXQsrH9T53b%23nope", "publicKeyFormat=Ed25519VerificationKey2018", ""},
 		{"did:key:z0OIl", "", ""},
 		{"did:example:123", "", ""},
 		{"", "", ""},
@@ -72,7 +74,12 @@ func FuzzResolveEndpoint(f *testing.F) {
 			t.Fatalf("GET %s: %d body is not a JSON object: %v: %q", req.URL, rec.Code, err, rec.Body)
 		}
 		if rec.Code == http.StatusOK {
-			if _, isRes := body["didResolutionMetadata"]; isRes {
+			if _, isDeref := body["didDereferencingMetadata"]; isDeref {
+				vm, _ := body["didDocument"].(map[string]any)
+				if vm == nil || vm["id"] == nil || vm["controller"] == nil {
+					t.Fatalf("200 without a verification method: %s", rec.Body)
+				}
+			} else if _, isRes := body["didResolutionMetadata"]; isRes {
 				doc, _ := body["didDocument"].(map[string]any)
 				if doc == nil || doc["id"] == nil {
 					t.Fatalf("200 without a document: %s", rec.Body)
@@ -83,6 +90,9 @@ func FuzzResolveEndpoint(f *testing.F) {
 			return
 		}
 		meta, _ := body["didResolutionMetadata"].(map[string]any)
+		if m, ok := body["didDereferencingMetadata"].(map[string]any); ok {
+			meta = m
+		}
 		if code, _ := meta["error"].(string); code == "" {
 			t.Fatalf("GET %s: %d without an error code: %s", req.URL, rec.Code, rec.Body)
 		}

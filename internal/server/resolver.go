@@ -19,6 +19,7 @@ const (
 	mediaResolutionResult = `application/ld+json;profile="https://w3id.org/did-resolution";charset=utf-8`
 	mediaDIDJSON          = "application/did+json"
 	mediaDIDLDJSON        = "application/did+ld+json"
+	mediaLDJSON           = "application/ld+json"
 	maxDIDLength          = 2048
 )
 
@@ -27,43 +28,72 @@ const (
 // with the bare DID document when the client asks for application/did+json
 // or application/did+ld+json. Failures are non-2xx with the same shape and
 // the error code in didResolutionMetadata.error.
+//
+// A DID URL (did#fragment; it arrives percent-encoded, "did%3Akey%3A…%23…",
+// or as a raw DID with an encoded "%23") is dereferenced instead: the
+// result carries the verification method the fragment names as
+// didDocument and didDereferencingMetadata in place of
+// didResolutionMetadata, the shape of the W3C CCG did:key suite.
 func (s *Server) resolveDID(c *gin.Context) {
 	did := c.Param("did")
 	// A client may percent-encode the whole DID ("did%3Akey%3A…"); decode it
-	// once. A raw DID keeps its own escapes (did:web:host%3A8443).
+	// once. A raw DID keeps its own escapes (did:web:host%3A8443), except
+	// that "%23" starts the fragment of a DID URL: a '#' never reaches a
+	// server.
 	if strings.HasPrefix(strings.ToLower(did), "did%3a") {
 		if dec, err := url.PathUnescape(did); err == nil {
 			did = dec
 		}
+	} else if i := strings.Index(strings.ToLower(did), "%23"); i >= 0 {
+		if frag, err := url.PathUnescape(did[i+3:]); err == nil {
+			did = did[:i] + "#" + frag
+		}
 	}
+	deref := isDIDURL(did)
 	if len(did) > maxDIDLength {
-		s.resolutionError(c, did, &didmethods.Error{Code: didmethods.CodeInvalidDID, DID: did[:32] + "…"}, "the DID is longer than "+strconv.Itoa(maxDIDLength)+" characters")
+		s.resolutionError(c, deref, did, &didmethods.Error{Code: didmethods.CodeInvalidDID, DID: did[:32] + "…"}, "the DID is longer than "+strconv.Itoa(maxDIDLength)+" characters")
 		return
 	}
 
 	repr, ok := negotiate(c.GetHeader("Accept"))
 	if !ok {
-		s.resolutionError(c, did, &didmethods.Error{Code: didmethods.CodeRepresentationNotSupported, DID: did},
+		s.resolutionError(c, deref, did, &didmethods.Error{Code: didmethods.CodeRepresentationNotSupported, DID: did},
 			"supported representations: "+mediaResolutionResult+", "+mediaDIDJSON+", "+mediaDIDLDJSON)
 		return
 	}
 
 	var opts didmethods.ResolveOptions
+	experimental := false // the did:key spec's default
 	q := c.Request.URL.Query()
 	opts.PublicKeyFormat = q.Get("publicKeyFormat")
-	if v := q.Get("enableEncryptionKeyDerivation"); v != "" {
+	for _, o := range []struct {
+		name string
+		dst  *bool
+	}{
+		{"enableEncryptionKeyDerivation", &opts.EnableEncryptionKeyDerivation},
+		{"enableExperimentalPublicKeyTypes", &experimental},
+	} {
+		v := q.Get(o.name)
+		if v == "" {
+			continue
+		}
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			s.resolutionError(c, did, &didmethods.Error{Code: didmethods.CodeInvalidOptions, DID: did},
-				"enableEncryptionKeyDerivation must be true or false")
+			s.resolutionError(c, deref, did, &didmethods.Error{Code: didmethods.CodeInvalidOptions, DID: did},
+				o.name+" must be true or false")
 			return
 		}
-		opts.EnableEncryptionKeyDerivation = b
+		*o.dst = b
 	}
+	opts.RefuseExperimentalPublicKeyTypes = !experimental
 
+	if deref {
+		s.dereferenceDIDURL(c, did, repr, opts)
+		return
+	}
 	res, err := s.resolver.Resolve(c.Request.Context(), did, opts)
 	if err != nil {
-		s.resolutionError(c, did, err, "")
+		s.resolutionError(c, false, did, err, "")
 		return
 	}
 	switch repr {
@@ -74,8 +104,43 @@ func (s *Server) resolveDID(c *gin.Context) {
 	}
 }
 
-// resolutionError answers with the DID resolution result of a failure.
-func (s *Server) resolutionError(c *gin.Context, did string, err error, message string) {
+// isDIDURL reports whether did has a path, query or fragment.
+func isDIDURL(did string) bool { return strings.ContainsAny(did, "/?#") }
+
+// dereferencingResult is the answer to a DID URL: the dereferenced
+// verification method in didDocument, as the W3C CCG did:key suite reads it.
+type dereferencingResult struct {
+	Context           string         `json:"@context"`
+	Document          any            `json:"didDocument"`
+	DereferencingMeta map[string]any `json:"didDereferencingMetadata"`
+	DocumentMetadata  map[string]any `json:"didDocumentMetadata"`
+}
+
+// dereferenceDIDURL answers a DID URL with the verification method its
+// fragment names; the bare method document when the client asked for a bare
+// representation.
+func (s *Server) dereferenceDIDURL(c *gin.Context, didURL, repr string, opts didmethods.ResolveOptions) {
+	vm, err := didmethods.Dereference(c.Request.Context(), s.resolver, didURL, opts)
+	if err != nil {
+		s.resolutionError(c, true, didURL, err, "")
+		return
+	}
+	switch repr {
+	case mediaDIDJSON, mediaDIDLDJSON:
+		writeJSON(c, http.StatusOK, repr, vm)
+	default:
+		writeJSON(c, http.StatusOK, mediaResolutionResult, dereferencingResult{
+			Context:           didmethods.ResolutionContext,
+			Document:          vm,
+			DereferencingMeta: map[string]any{"contentType": mediaLDJSON},
+			DocumentMetadata:  map[string]any{},
+		})
+	}
+}
+
+// resolutionError answers with the DID resolution result of a failure, or
+// with the DID URL dereferencing result when deref is set.
+func (s *Server) resolutionError(c *gin.Context, deref bool, did string, err error, message string) {
 	code := didmethods.ErrorCode(err)
 	if message == "" {
 		message = err.Error()
@@ -88,10 +153,14 @@ func (s *Server) resolutionError(c *gin.Context, did string, err error, message 
 	if status >= 500 {
 		s.log.Error("did resolution failed", "request_id", c.GetString(requestIDKey), "did", did, "error", err)
 	}
+	metaKey := "didResolutionMetadata"
+	if deref {
+		metaKey = "didDereferencingMetadata"
+	}
 	body := map[string]any{
-		"@context":    "https://w3id.org/did-resolution/v1",
+		"@context":    didmethods.ResolutionContext,
 		"didDocument": nil,
-		"didResolutionMetadata": map[string]any{
+		metaKey: map[string]any{
 			"error":        code,
 			"errorMessage": message,
 		},
@@ -110,7 +179,7 @@ func resolutionStatus(code string) int {
 		return http.StatusNotImplemented
 	case didmethods.CodeRepresentationNotSupported:
 		return http.StatusNotAcceptable
-	case didmethods.CodeInvalidDID, didmethods.CodeInvalidPublicKey, didmethods.CodeInvalidPublicKeyLength,
+	case didmethods.CodeInvalidDID, didmethods.CodeInvalidDIDURL, didmethods.CodeInvalidPublicKey, didmethods.CodeInvalidPublicKeyLength,
 		didmethods.CodeInvalidPublicKeyType, didmethods.CodeUnsupportedPublicKeyType, didmethods.CodeInvalidOptions:
 		return http.StatusBadRequest
 	}

@@ -228,3 +228,127 @@ func TestResolveEndpointRefusesPrivateAddresses(t *testing.T) {
 		t.Fatalf("allowed fetch: %d %s", r.status, msg)
 	}
 }
+
+// encodeURIComponent encodes s as JavaScript's encodeURIComponent does for
+// the characters of DIDs and DID URLs, as the W3C CCG did:key suite sends
+// them.
+func encodeURIComponent(s string) string {
+	return strings.ReplaceAll(url.QueryEscape(s), "+", "%20")
+}
+
+// TestResolveEndpointDereferencesDIDURL dereferences DID URLs: the
+// verification method comes back as didDocument with
+// didDereferencingMetadata, whether the whole DID URL is percent-encoded
+// (the did:key suite) or only its '#' is.
+func TestResolveEndpointDereferencesDIDURL(t *testing.T) {
+	h := newTestServer(t, storetest.SQLite(t)).Handler()
+	did := "did:key:z6MktKwz7Ge1Yxzr4JHavN33wiwa8y81QdcMRLXQsrH9T53b"
+	vmID := did + "#z6MktKwz7Ge1Yxzr4JHavN33wiwa8y81QdcMRLXQsrH9T53b"
+	for _, path := range []string{
+		"/1.0/identifiers/" + encodeURIComponent(vmID),
+		"/1.0/identifiers/" + strings.Replace(vmID, "#", "%23", 1),
+	} {
+		r := do(t, h, "GET", path, nil, "Accept", `application/ld+json;profile="https://w3id.org/did-resolution"`)
+		if r.status != http.StatusOK {
+			t.Fatalf("%s: %d %s", path, r.status, r.body)
+		}
+		if ct := r.header.Get("Content-Type"); !strings.Contains(ct, "did-resolution") {
+			t.Errorf("Content-Type %q", ct)
+		}
+		res := r.json(t)
+		vm, _ := res["didDocument"].(map[string]any)
+		if vm["id"] != vmID || vm["controller"] != did || vm["type"] != "Multikey" ||
+			vm["@context"] != didmethods.ContextMultikey || vm["publicKeyMultibase"] == nil {
+			t.Fatalf("%s: didDocument %v", path, vm)
+		}
+		if _, ok := res["didDereferencingMetadata"].(map[string]any); !ok {
+			t.Errorf("%s: no didDereferencingMetadata: %s", path, r.body)
+		}
+		if _, ok := res["didDocumentMetadata"].(map[string]any); !ok || res["@context"] != didmethods.ResolutionContext {
+			t.Errorf("%s: not a resolution result: %s", path, r.body)
+		}
+	}
+
+	// A bare representation is the method document itself.
+	r := do(t, h, "GET", "/1.0/identifiers/"+encodeURIComponent(vmID), nil, "Accept", "application/did+ld+json")
+	if r.status != http.StatusOK || r.json(t)["id"] != vmID {
+		t.Fatalf("bare: %d %s", r.status, r.body)
+	}
+}
+
+// TestResolveEndpointDereferencingErrors checks the failures of DID URL
+// dereferencing: non-2xx, the error code in didDereferencingMetadata.
+func TestResolveEndpointDereferencingErrors(t *testing.T) {
+	h := newTestServer(t, storetest.SQLite(t)).Handler()
+	did := "did:key:z6MktKwz7Ge1Yxzr4JHavN33wiwa8y81QdcMRLXQsrH9T53b"
+	sigVM := did + "#z6MktKwz7Ge1Yxzr4JHavN33wiwa8y81QdcMRLXQsrH9T53b"
+	kaVM := did + "#z6LSfHfAMAopsuBxaBzvp51GXrPf38Az13j2fmwqadbwwrzJ"
+	legacy := "?publicKeyFormat=Ed25519VerificationKey2018&enableExperimentalPublicKeyTypes=false"
+	cases := []struct {
+		name, didURL, query string
+		status              int
+		code                string
+	}{
+		{"path and query", did + "/^bar^/?query=`#z6MktKwz7Ge1Yxzr4JHavN33wiwa8y81QdcMRLXQsrH9T53b", "", 400, "invalidDidUrl"},
+		{"no such method", did + "#nope", "", 404, "notFound"},
+		{"invalid DID", "did:key:@#key-1", "", 400, "invalidDid"},
+		{"signature method, experimental type", sigVM, legacy, 400, "invalidPublicKeyType"},
+		{"encryption method, experimental type", kaVM, legacy, 400, "invalidPublicKeyType"},
+		{"bad option", sigVM, "?enableExperimentalPublicKeyTypes=perhaps", 400, "invalidOptions"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := do(t, h, "GET", "/1.0/identifiers/"+encodeURIComponent(c.didURL)+c.query, nil)
+			if r.status != c.status {
+				t.Fatalf("status %d, want %d: %s", r.status, c.status, r.body)
+			}
+			res := r.json(t)
+			meta, _ := res["didDereferencingMetadata"].(map[string]any)
+			if meta["error"] != c.code {
+				t.Fatalf("error %v, want %s: %s", meta["error"], c.code, r.body)
+			}
+			if _, ok := res["didDocument"]; !ok {
+				t.Error("no didDocument member")
+			}
+		})
+	}
+}
+
+// TestResolveEndpointExperimentalKeyTypes: the did:key spec's
+// enableExperimentalPublicKeyTypes defaults to false, so a publicKeyFormat
+// outside Multikey, JsonWebKey2020 and Ed25519VerificationKey2020 /
+// X25519KeyAgreementKey2020 is invalidPublicKeyType unless enabled.
+func TestResolveEndpointExperimentalKeyTypes(t *testing.T) {
+	h := newTestServer(t, storetest.SQLite(t)).Handler()
+	did := "did:key:z6MktKwz7Ge1Yxzr4JHavN33wiwa8y81QdcMRLXQsrH9T53b"
+	for _, c := range []struct {
+		query  string
+		status int
+		vmType string // of the first method, on success
+	}{
+		{"?publicKeyFormat=Ed25519VerificationKey2018", 400, ""},
+		{"?publicKeyFormat=Ed25519VerificationKey2018&enableExperimentalPublicKeyTypes=false", 400, ""},
+		{"?publicKeyFormat=Ed25519VerificationKey2018&enableExperimentalPublicKeyTypes=true", 200, "Ed25519VerificationKey2018"},
+		{"?publicKeyFormat=JsonWebKey2020&enableExperimentalPublicKeyTypes=false", 200, "JsonWebKey2020"},
+		{"?publicKeyFormat=Ed25519VerificationKey2020", 200, "Ed25519VerificationKey2020"},
+	} {
+		// Twice: a cached document must not bypass the check.
+		for range 2 {
+			r := do(t, h, "GET", "/1.0/identifiers/"+did+c.query, nil)
+			if r.status != c.status {
+				t.Fatalf("%s: %d, want %d: %s", c.query, r.status, c.status, r.body)
+			}
+			res := r.json(t)
+			if c.status != 200 {
+				if code := res["didResolutionMetadata"].(map[string]any)["error"]; code != "invalidPublicKeyType" {
+					t.Fatalf("%s: error %v", c.query, code)
+				}
+				continue
+			}
+			vms := res["didDocument"].(map[string]any)["verificationMethod"].([]any)
+			if typ := vms[0].(map[string]any)["type"]; typ != c.vmType {
+				t.Fatalf("%s: type %v, want %s", c.query, typ, c.vmType)
+			}
+		}
+	}
+}
