@@ -1,0 +1,5 @@
+//go:build !race
+
+package dataintegrity
+
+const raceEnabled = false

@@ -1,0 +1,63 @@
+package credential
+
+import (
+	"context"
+	"errors"
+
+	"github.com/agentid/agentid/credential/jsonld"
+)
+
+// Expander runs JSON-LD expansion over a document and reports whether it
+// succeeded. It is the seam between the data-model checks of this package
+// and JSON-LD processing: the checks that need the meaning of the @context
+// (every term defined, no protected term redefined, every type mapped to an
+// absolute IRI) are exactly the errors a strict, offline expander raises.
+// An Expander must not fetch contexts from the network.
+type Expander func(ctx context.Context, doc map[string]any) error
+
+// DefaultExpander expands with the shared credential/jsonld processor: the
+// embedded contexts only (never fetched), in safe mode (an undefined term or
+// a relative IRI is an error), within its size and node limits.
+func DefaultExpander(ctx context.Context, doc map[string]any) error {
+	_, err := jsonld.Expand(ctx, doc)
+	return err
+}
+
+// ValidateJSONLD runs the JSON-LD checks that Validate leaves out, through
+// expand (DefaultExpander when nil), on a copy of the document. It catches
+// what the W3C VC 2.0 suite calls a redefined protected term (an inline
+// context mapping VerifiableCredential elsewhere, or overriding a term an
+// earlier @protected context defined), an unmapped type or property (for
+// example after "@vocab": null), and contexts that are not available offline.
+//
+// A document the expander refuses yields a *ValidationError with one
+// FieldError (at "/@context" when the context itself is at fault) whose
+// Err is the expander's error, so errors.Is(err,
+// jsonld.ErrProtectedTermRedefinition) works. A cancelled ctx is returned
+// as is.
+//
+// Call it after Validate: it assumes the document has the shape of a
+// credential or presentation.
+func ValidateJSONLD(ctx context.Context, doc Document, expand Expander) error {
+	if expand == nil {
+		expand = DefaultExpander
+	}
+	err := expand(ctx, deepCopy(doc.Map()).(map[string]any))
+	if err == nil {
+		return nil
+	}
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return ctxErr
+	}
+	pointer := ""
+	switch {
+	case errors.Is(err, jsonld.ErrProtectedTermRedefinition),
+		errors.Is(err, jsonld.ErrContextNotAllowed),
+		errors.Is(err, jsonld.ErrInvalidContext):
+		pointer = "/@context"
+	}
+	return &ValidationError{
+		Errors: []FieldError{{Pointer: pointer, Reason: err.Error()}},
+		Err:    err,
+	}
+}
