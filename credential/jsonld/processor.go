@@ -2,9 +2,11 @@ package jsonld
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"strings"
 	"sync"
 
@@ -135,10 +137,10 @@ type Processor struct {
 	loader *Loader
 	limits Limits
 	opts   *ld.JsonLdOptions // shared, never modified after construction
-	base   *ld.Context       // the active context holding only the sentinel @vocab
+	base   *activeCtx        // the active context holding only the sentinel @vocab
 
 	mu     sync.RWMutex
-	parsed map[string]*ld.Context // "\n"-joined context URLs → active context
+	parsed map[string]*activeCtx // "\n"-joined context URLs → active context
 }
 
 // NewProcessor returns a Processor over the embedded contexts and those
@@ -152,16 +154,17 @@ func NewProcessor(opts ...Option) (*Processor, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Processor{loader: loader, limits: c.limits.withDefaults(), parsed: map[string]*ld.Context{}}
+	p := &Processor{loader: loader, limits: c.limits.withDefaults(), parsed: map[string]*activeCtx{}}
 	p.opts = ld.NewJsonLdOptions("")
 	p.opts.ProcessingMode = ld.JsonLd_1_1
 	p.opts.DocumentLoader = loader
 	p.opts.Algorithm = "URDNA2015"
 	p.opts.Format = "application/n-quads"
-	p.base, err = ld.NewContext(nil, p.opts).Parse(map[string]any{"@vocab": sentinelVocab})
+	base, err := ld.NewContext(nil, p.opts).Parse(map[string]any{"@vocab": sentinelVocab})
 	if err != nil {
 		return nil, fmt.Errorf("jsonld: sentinel context: %w", err)
 	}
+	p.base = newActiveCtx(base, nil)
 	return p, nil
 }
 
@@ -240,6 +243,44 @@ func (p *Processor) ToRDF(ctx context.Context, doc map[string]any) (string, erro
 // checks the blank-node limits and only then canonicalizes. doc is not
 // modified.
 func (p *Processor) Canonicalize(ctx context.Context, doc map[string]any) (string, error) {
+	out, err := p.canonicalizeFast(ctx, doc, sha256.New())
+	if !errors.Is(err, errFallback) {
+		return out, err
+	}
+	return p.canonicalizeJSONGold(ctx, doc)
+}
+
+// canonicalizeFast is Canonicalize (with hash h as the RDFC-1.0 hash) on
+// the fast path (see fastrdf.go), or errFallback. Errors other than
+// errFallback are the ones the json-gold path would report first: context
+// cancellation and the document limits.
+func (p *Processor) canonicalizeFast(ctx context.Context, doc map[string]any, h hash.Hash) (string, error) {
+	doc, err := p.prepare(ctx, doc)
+	if err != nil {
+		return "", err
+	}
+	key, cacheable := contextKey(doc["@context"])
+	if !cacheable {
+		return "", errFallback
+	}
+	p.mu.RLock()
+	active, ok := p.parsed[key]
+	p.mu.RUnlock()
+	if !ok {
+		if active, err = p.activeContext(doc["@context"]); err != nil {
+			return "", errFallback
+		}
+	}
+	quads, err := fastQuads(active, doc)
+	if err != nil {
+		return "", err
+	}
+	return canonicalFromQuads(quads, h, p.limits.MaxBlankNodes)
+}
+
+// canonicalizeJSONGold is Canonicalize on json-gold: expansion, RDF
+// conversion, the blank-node limits, URDNA2015.
+func (p *Processor) canonicalizeJSONGold(ctx context.Context, doc map[string]any) (string, error) {
 	ds, err := p.toRDF(ctx, doc)
 	if err != nil {
 		return "", err
@@ -276,7 +317,10 @@ func (p *Processor) toRDF(ctx context.Context, doc map[string]any) (*ld.RDFDatas
 	return ds, nil
 }
 
-func (p *Processor) expand(ctx context.Context, doc map[string]any) ([]any, error) {
+// prepare checks ctx, doc and the document limits, and returns doc as
+// JSON-LD can take it (normalized through encoding/json if it holds other
+// Go values).
+func (p *Processor) prepare(ctx context.Context, doc map[string]any) (map[string]any, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("jsonld: expand: %w", err)
 	}
@@ -297,6 +341,14 @@ func (p *Processor) expand(ctx context.Context, doc map[string]any) ([]any, erro
 		}
 		doc = norm
 	}
+	return doc, nil
+}
+
+func (p *Processor) expand(ctx context.Context, doc map[string]any) ([]any, error) {
+	doc, err := p.prepare(ctx, doc)
+	if err != nil {
+		return nil, err
+	}
 	active, err := p.activeContext(doc["@context"])
 	if err != nil {
 		return nil, fmt.Errorf("jsonld: expand: %w", err)
@@ -309,7 +361,7 @@ func (p *Processor) expand(ctx context.Context, doc map[string]any) ([]any, erro
 	for k, v := range doc {
 		input[k] = v
 	}
-	input["@context"] = ld.CopyContext(active)
+	input["@context"] = ld.CopyContext(active.ld)
 	expanded, err := ld.NewJsonLdProcessor().Expand(input, p.opts)
 	if err != nil {
 		return nil, fmt.Errorf("jsonld: expand: %w", mapError(err))
@@ -322,7 +374,7 @@ func (p *Processor) expand(ctx context.Context, doc map[string]any) ([]any, erro
 
 // activeContext returns the active context for a top-level @context value,
 // on top of the sentinel @vocab; lists of URLs are parsed once and cached.
-func (p *Processor) activeContext(local any) (*ld.Context, error) {
+func (p *Processor) activeContext(local any) (*activeCtx, error) {
 	key, cacheable := contextKey(local)
 	if cacheable {
 		p.mu.RLock()
@@ -335,13 +387,16 @@ func (p *Processor) activeContext(local any) (*ld.Context, error) {
 	if local == nil {
 		return p.base, nil
 	}
-	c, err := p.base.Parse(local)
+	parsed, err := p.base.ld.Parse(local)
 	if err != nil {
 		return nil, mapError(err)
 	}
+	c := newActiveCtx(parsed, nil)
 	if cacheable {
 		p.mu.Lock()
-		if len(p.parsed) < maxCachedContexts {
+		if existing, ok := p.parsed[key]; ok {
+			c = existing
+		} else if len(p.parsed) < maxCachedContexts {
 			p.parsed[key] = c
 		}
 		p.mu.Unlock()

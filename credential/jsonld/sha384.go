@@ -32,6 +32,16 @@ var ErrAmbiguousSHA384 = errors.New("RDFC-1.0 with SHA-384 is supported only whe
 // every credential) are canonicalized here; others fail with
 // ErrAmbiguousSHA384.
 func (p *Processor) CanonicalizeSHA384(ctx context.Context, doc map[string]any) (string, error) {
+	out, err := p.canonicalizeFast(ctx, doc, sha512.New384())
+	if !errors.Is(err, errFallback) {
+		return out, err
+	}
+	return p.canonicalizeSHA384JSONGold(ctx, doc)
+}
+
+// canonicalizeSHA384JSONGold is CanonicalizeSHA384 on json-gold's RDF
+// conversion.
+func (p *Processor) canonicalizeSHA384JSONGold(ctx context.Context, doc map[string]any) (string, error) {
 	ds, err := p.toRDF(ctx, doc)
 	if err != nil {
 		return "", err
