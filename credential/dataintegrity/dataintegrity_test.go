@@ -377,3 +377,40 @@ func BenchmarkEd25519VerifyBare(b *testing.B) {
 		}
 	}
 }
+
+// TestSignVC11AddsDataIntegrityContext signs a VC 1.1 credential whose only
+// context is credentials v1, which does not define DataIntegrityProof: the
+// signed document gains the Data Integrity v2 context and verifies; a VC 2.0
+// document keeps its contexts as they are.
+func TestSignVC11AddsDataIntegrityContext(t *testing.T) {
+	ctx := context.Background()
+	k := newKey(t, keys.Ed25519)
+	doc := map[string]any{
+		"@context":          []any{contextCredentialsV1},
+		"type":              []any{"VerifiableCredential"},
+		"issuer":            k.did,
+		"issuanceDate":      "2026-01-01T00:00:00Z",
+		"credentialSubject": map[string]any{"id": "did:example:abcdefgh"},
+	}
+	signed := sign(t, doc, k, ProofOptions{})
+	got := signed["@context"].([]any)
+	if len(got) != 2 || got[0] != contextCredentialsV1 || got[1] != contextDataIntegrityV2 {
+		t.Fatalf("@context %v", got)
+	}
+	if len(doc["@context"].([]any)) != 1 {
+		t.Fatal("Sign modified its input's @context")
+	}
+	if res, err := Verify(ctx, signed, VerifyOptions{Resolver: registry(), Controller: k.did}); err != nil || !res.Verified {
+		t.Fatalf("verify: %v", err)
+	}
+	// Removing the added context breaks the proof: it was signed with it.
+	signed["@context"] = []any{contextCredentialsV1}
+	if res, err := Verify(ctx, signed, VerifyOptions{Resolver: registry()}); err == nil && res.Verified {
+		t.Fatal("verified without the context it was signed with")
+	}
+
+	v2 := sign(t, credential(), k, ProofOptions{})
+	if c := v2["@context"].([]any); len(c) != 2 || c[1] != "https://www.w3.org/ns/credentials/examples/v2" {
+		t.Fatalf("VC 2.0 @context changed: %v", c)
+	}
+}

@@ -81,6 +81,7 @@ func Sign(ctx context.Context, doc map[string]any, signer keys.Signer, opts Proo
 			return nil, fmt.Errorf("data integrity sign: %w", err)
 		}
 	}
+	doc = withDataIntegrityContext(doc)
 
 	var existing []map[string]any
 	if p, ok := doc["proof"]; ok {
@@ -196,4 +197,47 @@ func hashData(ctx context.Context, proc *jsonld.Processor, s suite, config, docu
 		return nil, fmt.Errorf("canonicalize document: %w", err)
 	}
 	return append(s.hash([]byte(canonConfig)), s.hash([]byte(canonDoc))...), nil
+}
+
+// Contexts that define DataIntegrityProof and its members.
+const (
+	contextCredentialsV1   = "https://www.w3.org/2018/credentials/v1"
+	contextCredentialsV2   = "https://www.w3.org/ns/credentials/v2"
+	contextDataIntegrityV1 = "https://w3id.org/security/data-integrity/v1"
+	contextDataIntegrityV2 = "https://w3id.org/security/data-integrity/v2"
+)
+
+// withDataIntegrityContext returns doc with the Data Integrity context
+// appended to its @context when doc is a VC 1.1 document whose contexts do
+// not define DataIntegrityProof (the credentials v2 context does; v1 does
+// not), as the Data Integrity specification requires of a secured 1.1
+// document. Other documents are returned unchanged. doc is never modified.
+func withDataIntegrityContext(doc map[string]any) map[string]any {
+	var ctxs []any
+	switch c := doc["@context"].(type) {
+	case string:
+		ctxs = []any{c}
+	case []any:
+		ctxs = c
+	default:
+		return doc
+	}
+	v1 := false
+	for _, c := range ctxs {
+		switch c {
+		case contextCredentialsV2, contextDataIntegrityV1, contextDataIntegrityV2:
+			return doc
+		case contextCredentialsV1:
+			v1 = true
+		}
+	}
+	if !v1 {
+		return doc
+	}
+	out := make(map[string]any, len(doc))
+	for k, v := range doc {
+		out[k] = v
+	}
+	out["@context"] = append(append(make([]any, 0, len(ctxs)+1), ctxs...), contextDataIntegrityV2)
+	return out
 }
