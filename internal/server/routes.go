@@ -40,6 +40,7 @@ func (s *Server) routes() *gin.Engine {
 
 	admin := e.Group("/admin", s.requireAdmin())
 	admin.GET("/organization", s.adminOrganization)
+	s.auditRoutes(e)
 
 	// The services fill these groups in; the groups exist so that routing,
 	// authentication and roles are settled in one place.

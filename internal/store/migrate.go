@@ -25,6 +25,7 @@ type migration struct {
 // gaps.
 var migrations = []migration{
 	{version: 1, name: "foundation: organizations, issuer identities, admin tokens, key blobs", up: migrateFoundation},
+	{version: 2, name: "audit trail: audit events and chain heads", up: migrateAuditTrail},
 }
 
 // LatestSchemaVersion is the schema version this build migrates to.

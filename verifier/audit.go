@@ -1,0 +1,263 @@
+package verifier
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/agentid/agentid/internal/auditchain"
+	"github.com/agentid/agentid/internal/store"
+)
+
+// Audit decisions: the verifier either verified what the agent presented
+// (and, when one was asked for, allowed the action) or rejected it.
+const (
+	DecisionVerified = auditchain.DecisionVerified
+	DecisionRejected = auditchain.DecisionRejected
+)
+
+// AuditRecord is an audit event as it was recorded: the Event plus its place
+// in the chain (Seq, PrevHash) and its Hash. Its JSON form is one line of an
+// audit export.
+type AuditRecord = auditchain.Event
+
+// AuditFilter selects recorded events of one chain; see store.AuditFilter.
+type AuditFilter = store.AuditFilter
+
+// ChainReport is the outcome of checking one audit chain.
+type ChainReport = auditchain.Report
+
+// ChainBreak names the first broken event of a chain and why.
+type ChainBreak = auditchain.Break
+
+// ErrBadAuditExport means a JSON-lines audit export cannot be read: a line
+// that is not a JSON audit event. It is bad input, not a broken chain.
+var ErrBadAuditExport = errors.New("not an audit export")
+
+// Event is what the verifier records about one verification.
+type Event struct {
+	// Time of the verification; now when zero.
+	Time time.Time
+	// OrganizationID is the organization the event belongs to and whose
+	// auditors may read it: the organization that issued the agent's
+	// credential when it is one of this server's, "" otherwise (the
+	// operator chain, readable by the default organization's auditors).
+	OrganizationID string
+	// RelyingParty is the service that asked.
+	RelyingParty string
+	// Agent is the agent's DID; Principal the DID of the human it acts for.
+	Agent     string
+	Principal string
+	// CredentialIDs are the ids of the credentials presented.
+	CredentialIDs []string
+	// Action and Resource are what the agent asked to do, if it said.
+	Action   string
+	Resource string
+	// Decision is DecisionVerified or DecisionRejected.
+	Decision string
+	// Reasons are the failed checks of a rejection.
+	Reasons []string
+	// RequestID is the HTTP request id, to find the logs.
+	RequestID string
+}
+
+// AuditLog is the verifier's audit trail: every verification is recorded as
+// an event in a hash chain in the database, one chain per organization. It
+// is safe for concurrent use, and any number of processes may append to one
+// database.
+type AuditLog struct {
+	store *store.Store
+	now   func() time.Time
+	log   *slog.Logger
+}
+
+// AuditOption configures an AuditLog.
+type AuditOption func(*AuditLog)
+
+// WithAuditClock sets the clock that stamps events recorded without a time.
+func WithAuditClock(now func() time.Time) AuditOption {
+	return func(a *AuditLog) {
+		if now != nil {
+			a.now = now
+		}
+	}
+}
+
+// WithAuditLogger sets the logger; each recorded event is logged at debug
+// level. Default: no logging.
+func WithAuditLogger(l *slog.Logger) AuditOption {
+	return func(a *AuditLog) {
+		if l != nil {
+			a.log = l
+		}
+	}
+}
+
+// NewAuditLog returns the audit log kept in st.
+func NewAuditLog(st *store.Store, opts ...AuditOption) (*AuditLog, error) {
+	if st == nil {
+		return nil, errors.New("audit log: a store is required")
+	}
+	a := &AuditLog{store: st, now: time.Now, log: slog.New(slog.DiscardHandler)}
+	for _, o := range opts {
+		o(a)
+	}
+	return a, nil
+}
+
+// Record appends ev to its organization's chain and returns the record with
+// its sequence number and hash. A verification whose event cannot be
+// recorded must not be reported as verified: callers fail closed on an
+// error.
+func (a *AuditLog) Record(ctx context.Context, ev Event) (*AuditRecord, error) {
+	if ev.Time.IsZero() {
+		ev.Time = a.now()
+	}
+	rec := &AuditRecord{
+		Time:           ev.Time,
+		OrganizationID: ev.OrganizationID,
+		RelyingParty:   ev.RelyingParty,
+		Agent:          ev.Agent,
+		Principal:      ev.Principal,
+		CredentialIDs:  slices.Clone(ev.CredentialIDs),
+		Action:         ev.Action,
+		Resource:       ev.Resource,
+		Decision:       ev.Decision,
+		Reasons:        slices.Clone(ev.Reasons),
+		RequestID:      ev.RequestID,
+	}
+	if err := a.store.AppendAuditEvent(ctx, rec); err != nil {
+		return nil, fmt.Errorf("record audit event: %w", err)
+	}
+	a.log.DebugContext(ctx, "audit event recorded", "seq", rec.Seq, "organization", rec.OrganizationID,
+		"agent", rec.Agent, "decision", rec.Decision, "request_id", rec.RequestID)
+	return rec, nil
+}
+
+// List returns one page of the events f selects, in sequence order.
+func (a *AuditLog) List(ctx context.Context, f AuditFilter) ([]AuditRecord, error) {
+	return a.store.ListAuditEvents(ctx, f)
+}
+
+// Each calls fn for every event f selects, in sequence order, for exports.
+func (a *AuditLog) Each(ctx context.Context, f AuditFilter, fn func(*AuditRecord) error) error {
+	return a.store.EachAuditEvent(ctx, f, fn)
+}
+
+// errStop ends a stream early once a chain is found broken.
+var errStop = errors.New("stop")
+
+// VerifyChain checks the chain of organization orgID ("" for the operator
+// chain) as it is in the database, from its first event to its head row.
+// The error is a read failure; a broken chain is reported in the report.
+func (a *AuditLog) VerifyChain(ctx context.Context, orgID string) (*ChainReport, error) {
+	heads, err := a.store.AuditHeads(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return a.verifyChain(ctx, orgID, heads)
+}
+
+func (a *AuditLog) verifyChain(ctx context.Context, orgID string, heads []store.AuditHead) (*ChainReport, error) {
+	c := auditchain.NewChecker()
+	err := a.store.AuditEventsFrom(ctx, orgID, 1, func(ev *AuditRecord) error {
+		if !c.Add(ev) {
+			return errStop
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		return nil, fmt.Errorf("verify audit chain %q: %w", orgID, err)
+	}
+	head := store.AuditHead{OrganizationID: orgID, Hash: auditchain.GenesisHash}
+	for _, h := range heads {
+		if h.OrganizationID == orgID {
+			head = h
+		}
+	}
+	c.ExpectHead(head.Seq, head.Hash)
+	r := c.Report()
+	r.OrganizationID = orgID
+	return r, nil
+}
+
+// VerifyAll checks every chain in the database, ordered by organization id
+// (the operator chain first).
+func (a *AuditLog) VerifyAll(ctx context.Context) ([]*ChainReport, error) {
+	heads, err := a.store.AuditHeads(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*ChainReport, 0, len(heads))
+	for _, h := range heads {
+		r, err := a.verifyChain(ctx, h.OrganizationID, heads)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// VerifyChain checks one chain of recorded events, read in order from its
+// first event, and names the first broken one. The error is the iterator's.
+func VerifyChain(events iter.Seq2[*AuditRecord, error]) (*ChainReport, error) {
+	return auditchain.Verify(events)
+}
+
+// VerifyAuditExport checks a JSON-lines audit export (GET /audit with
+// format=jsonl, or `agentid audit export`): each chain in it — events are
+// grouped by organizationId, keeping their order — must run from its first
+// event without a break. An export made with filters other than the
+// organization is not a whole chain and does not verify. It returns one
+// report per chain, ordered by organization id, and ErrBadAuditExport for a
+// line that is not an audit event. An empty export has no chains.
+func VerifyAuditExport(r io.Reader) ([]*ChainReport, error) {
+	checkers := map[string]*auditchain.Checker{}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), 16<<20)
+	line := 0
+	for sc.Scan() {
+		line++
+		text := strings.TrimSpace(sc.Text())
+		if text == "" {
+			continue
+		}
+		var ev AuditRecord
+		dec := json.NewDecoder(strings.NewReader(text))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&ev); err != nil {
+			return nil, fmt.Errorf("%w: line %d: %v", ErrBadAuditExport, line, err)
+		}
+		if ev.Seq == 0 || ev.Hash == "" {
+			return nil, fmt.Errorf("%w: line %d: no seq or hash", ErrBadAuditExport, line)
+		}
+		c := checkers[ev.OrganizationID]
+		if c == nil {
+			c = auditchain.NewChecker()
+			checkers[ev.OrganizationID] = c
+		}
+		c.Add(&ev)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%w: line %d: %v", ErrBadAuditExport, line+1, err)
+	}
+	chains := make([]string, 0, len(checkers))
+	for k := range checkers {
+		chains = append(chains, k)
+	}
+	slices.Sort(chains)
+	out := make([]*ChainReport, 0, len(chains))
+	for _, k := range chains {
+		out = append(out, checkers[k].Report())
+	}
+	return out, nil
+}
