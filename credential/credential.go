@@ -3,6 +3,8 @@ package credential
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/agentid/agentid/internal/jsonvalue"
 )
 
 // The base contexts that identify the two versions of the data model. The
@@ -96,7 +98,7 @@ func (c *Credential) Map() map[string]any { return c.raw }
 
 // Clone returns a deep copy.
 func (c *Credential) Clone() *Credential {
-	return &Credential{raw: deepCopy(c.raw).(map[string]any)}
+	return &Credential{raw: jsonvalue.CloneObject(c.raw)}
 }
 
 // MarshalJSON encodes the document as it is, with all its properties.

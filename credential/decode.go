@@ -143,23 +143,3 @@ func jsonReason(err error) string {
 	}
 	return err.Error()
 }
-
-// deepCopy copies a decoded JSON tree (maps, slices and scalars).
-func deepCopy(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		m := make(map[string]any, len(t))
-		for k, e := range t {
-			m[k] = deepCopy(e)
-		}
-		return m
-	case []any:
-		a := make([]any, len(t))
-		for i, e := range t {
-			a[i] = deepCopy(e)
-		}
-		return a
-	default:
-		return v
-	}
-}

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/agentid/agentid/credential/jsonld"
+	"github.com/agentid/agentid/internal/jsonvalue"
 )
 
 // Expander runs JSON-LD expansion over a document and reports whether it
@@ -42,7 +43,7 @@ func ValidateJSONLD(ctx context.Context, doc Document, expand Expander) error {
 	if expand == nil {
 		expand = DefaultExpander
 	}
-	err := expand(ctx, deepCopy(doc.Map()).(map[string]any))
+	err := expand(ctx, jsonvalue.CloneObject(doc.Map()))
 	if err == nil {
 		return nil
 	}

@@ -1,6 +1,10 @@
 package credential
 
-import "encoding/json"
+import (
+	"encoding/json"
+
+	"github.com/agentid/agentid/internal/jsonvalue"
+)
 
 // Presentation is a verifiable presentation: a holder's package of
 // credentials, usually with a proof of the holder's key over a verifier's
@@ -39,7 +43,7 @@ func (p *Presentation) Map() map[string]any { return p.raw }
 
 // Clone returns a deep copy.
 func (p *Presentation) Clone() *Presentation {
-	return &Presentation{raw: deepCopy(p.raw).(map[string]any)}
+	return &Presentation{raw: jsonvalue.CloneObject(p.raw)}
 }
 
 // MarshalJSON encodes the document as it is.

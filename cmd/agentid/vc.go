@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -15,6 +16,7 @@ import (
 	"github.com/agentid/agentid/credential/dataintegrity"
 	"github.com/agentid/agentid/credential/sdjwt"
 	"github.com/agentid/agentid/didmethods"
+	"github.com/agentid/agentid/internal/jsonvalue"
 	"github.com/agentid/agentid/keys"
 	"github.com/agentid/agentid/keys/software"
 	"github.com/agentid/agentid/schemas"
@@ -323,11 +325,11 @@ func classifyVCInput(raw []byte) (in any, presentation bool, err error) {
 		if err != nil {
 			return nil, false, err
 		}
-		types := stringsOf(doc["type"])
+		types := jsonvalue.Strings(doc["type"])
 		switch {
-		case containsString(types, credential.TypeVerifiablePresentation):
+		case slices.Contains(types, credential.TypeVerifiablePresentation):
 			return doc, true, nil
-		case containsString(types, credential.TypeVerifiableCredential):
+		case slices.Contains(types, credential.TypeVerifiableCredential):
 			return doc, false, nil
 		}
 		return nil, false, errors.New("a JSON object that is neither a VerifiableCredential nor a VerifiablePresentation")
@@ -523,29 +525,4 @@ func splitList(s string) []string {
 		}
 	}
 	return out
-}
-
-func stringsOf(v any) []string {
-	switch t := v.(type) {
-	case string:
-		return []string{t}
-	case []any:
-		var out []string
-		for _, e := range t {
-			if s, ok := e.(string); ok {
-				out = append(out, s)
-			}
-		}
-		return out
-	}
-	return nil
-}
-
-func containsString(list []string, s string) bool {
-	for _, e := range list {
-		if e == s {
-			return true
-		}
-	}
-	return false
 }

@@ -9,6 +9,8 @@ import (
 	"sync"
 
 	"github.com/piprate/json-gold/ld"
+
+	"github.com/agentid/agentid/internal/jsonvalue"
 )
 
 // # The fast path: JSON-LD straight to RDF quads
@@ -136,7 +138,7 @@ func (c *activeCtx) derive(src *activeCtx, term string, scoped any, propagate bo
 	default: // null (nullification), arrays: rare, leave them to json-gold
 		return nil, errFallback
 	}
-	parsed, err := c.ld.Parse(deepCopy(scoped))
+	parsed, err := c.ld.Parse(jsonvalue.Clone(scoped))
 	if err != nil {
 		return nil, errFallback
 	}

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/agentid/agentid/internal/jsonvalue"
 	"github.com/agentid/agentid/schemas"
 	"github.com/piprate/json-gold/ld"
 )
@@ -159,7 +160,7 @@ func (l *Loader) LoadDocument(u string) (*ld.RemoteDocument, error) {
 	if !ok {
 		return nil, fmt.Errorf("load %q: %w", truncate(u), ErrContextNotAllowed)
 	}
-	return &ld.RemoteDocument{DocumentURL: u, Document: deepCopy(doc)}, nil
+	return &ld.RemoteDocument{DocumentURL: u, Document: jsonvalue.Clone(doc)}, nil
 }
 
 // Has reports whether the loader serves u.
@@ -174,25 +175,6 @@ func (l *Loader) URLs() []string {
 }
 
 var _ ld.DocumentLoader = (*Loader)(nil)
-
-// deepCopy copies a JSON value (maps, slices, scalars).
-func deepCopy(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		m := make(map[string]any, len(t))
-		for k, e := range t {
-			m[k] = deepCopy(e)
-		}
-		return m
-	case []any:
-		s := make([]any, len(t))
-		for i, e := range t {
-			s[i] = deepCopy(e)
-		}
-		return s
-	}
-	return v
-}
 
 // truncate shortens attacker-controlled strings echoed in errors.
 func truncate(s string) string {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/agentid/agentid/credential"
 	"github.com/agentid/agentid/didmethods"
+	"github.com/agentid/agentid/internal/jsonvalue"
 	"github.com/agentid/agentid/keys"
 )
 
@@ -247,7 +248,7 @@ func VerifyJWT(ctx context.Context, token string, opts JWTOptions) (*JWTResult, 
 	// The document.
 	var doc map[string]any
 	if res.Format == FormatVCJOSE {
-		doc = deepCopy(payload)
+		doc = jsonvalue.CloneObject(payload)
 	} else {
 		claim := "vc"
 		if presentation {
@@ -257,7 +258,7 @@ func VerifyJWT(ctx context.Context, token string, opts JWTOptions) (*JWTResult, 
 		if !ok {
 			return nil, fmt.Errorf("%w: %s claim is not an object", ErrMalformedJWT, claim)
 		}
-		doc = deepCopy(m)
+		doc = jsonvalue.CloneObject(m)
 		if err := applyClaims(doc, payload, presentation, exp, hasExp, nbf, hasNbf); err != nil {
 			return nil, err
 		}
@@ -425,27 +426,4 @@ func agreeDate(doc map[string]any, prop string, t time.Time) error {
 		return fmt.Errorf("%w: %s %v does not match the JWT claim %s", ErrClaimMismatch, prop, v, t.Format(time.RFC3339))
 	}
 	return nil
-}
-
-// deepCopy copies a decoded JSON value so the result can be changed freely.
-func deepCopy(m map[string]any) map[string]any {
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[k] = copyValue(v)
-	}
-	return out
-}
-
-func copyValue(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		return deepCopy(x)
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = copyValue(e)
-		}
-		return out
-	}
-	return v
 }
