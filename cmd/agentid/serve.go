@@ -29,6 +29,8 @@ type serveFlags struct {
 	fetchAllow      string
 	maxBodyBytes    int64
 	shutdownTimeout time.Duration
+	statusStaleness time.Duration
+	statusMaxAge    time.Duration
 }
 
 func newServeCmd() *cobra.Command {
@@ -56,6 +58,8 @@ first start). SIGINT or SIGTERM stop the server after in-flight requests finish.
 	fl.StringVar(&f.fetchAllow, "fetch-allow", envOr("AGENTID_FETCH_ALLOW", ""), "CIDR ranges outbound fetches (did:web) may reach besides public addresses, comma-separated (env AGENTID_FETCH_ALLOW)")
 	fl.Int64Var(&f.maxBodyBytes, "max-body-bytes", server.DefaultMaxBodyBytes, "largest request body accepted")
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long to wait for in-flight requests on shutdown")
+	fl.DurationVar(&f.statusStaleness, "status-staleness", server.DefaultStatusStaleness, "how old a fetched status list may be when verifying; 0 revalidates on every verification (env AGENTID_STATUS_STALENESS)")
+	fl.DurationVar(&f.statusMaxAge, "status-max-age", issuer.DefaultStatusListMaxAge, "how long clients may cache a status list (Cache-Control max-age, and the list's ttl)")
 	return cmd
 }
 
@@ -75,6 +79,9 @@ func serve(cmd *cobra.Command, f *serveFlags) error {
 	}
 	if f.maxBodyBytes <= 0 {
 		return usagef("--max-body-bytes must be positive")
+	}
+	if f.statusStaleness, err = statusStaleness(cmd, f.statusStaleness); err != nil {
+		return usageError{err}
 	}
 	if err := os.MkdirAll(f.data, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
@@ -134,14 +141,22 @@ func serve(cmd *cobra.Command, f *serveFlags) error {
 	if publicURL == "" {
 		publicURL = "http://" + ln.Addr().String()
 	}
+	iss, err := issuer.New(issuer.WithStore(st), issuer.WithKeyManager(km), issuer.WithPublicURL(publicURL),
+		issuer.WithLogger(log), issuer.WithStatusListMaxAge(f.statusMaxAge))
+	if err != nil {
+		ln.Close()
+		return usageError{err}
+	}
 	srv, err := server.New(
 		server.WithStore(st),
+		server.WithIssuer(iss),
 		server.WithLogger(log),
 		server.WithRoles(roles...),
 		server.WithPublicURL(publicURL),
 		server.WithFetchAllow(fetchAllow...),
 		server.WithMaxBodyBytes(f.maxBodyBytes),
 		server.WithShutdownTimeout(f.shutdownTimeout),
+		server.WithStatusStaleness(f.statusStaleness),
 	)
 	if err != nil {
 		ln.Close()

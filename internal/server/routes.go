@@ -56,10 +56,9 @@ func (s *Server) routes() *gin.Engine {
 	return e
 }
 
-func (s *Server) issuerRoutes(e *gin.Engine) { _ = e.Group("/credentials"); _ = e.Group("/agents") }
+func (s *Server) issuerRoutes(e *gin.Engine) { s.mountIssuance(e); _ = e.Group("/agents") }
 func (s *Server) verifierRoutes(e *gin.Engine) {
-	_ = e.Group("/presentations")
-	_ = e.Group("/challenges")
+	s.mountVerification(e)
 }
 func (s *Server) portalRoutes(e *gin.Engine) { _ = e.Group("/portal") }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/agentid/agentid/didmethods"
 	"github.com/agentid/agentid/internal/netguard"
 	"github.com/agentid/agentid/internal/store"
+	"github.com/agentid/agentid/issuer"
 )
 
 // Role names a part of the server that can be switched on or off.
@@ -55,6 +56,8 @@ type Server struct {
 	shutdownTimeout time.Duration
 	registry        *prometheus.Registry
 	metrics         *metrics
+	issuer          *issuer.Service
+	verification    verificationConfig
 
 	engine *gin.Engine
 }
@@ -85,6 +88,11 @@ func WithPublicURL(u string) Option { return func(s *Server) { s.publicURL = u }
 func WithFetchAllow(prefixes ...netip.Prefix) Option {
 	return func(s *Server) { s.fetchAllow = append(s.fetchAllow, prefixes...) }
 }
+
+// WithIssuer sets the issuer service behind the issuance endpoints
+// (/credentials/issue, /credentials/status, /credentials, /status/{list});
+// without it they are not mounted.
+func WithIssuer(is *issuer.Service) Option { return func(s *Server) { s.issuer = is } }
 
 // WithMaxBodyBytes bounds request bodies.
 func WithMaxBodyBytes(n int64) Option { return func(s *Server) { s.maxBody = n } }

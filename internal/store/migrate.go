@@ -26,6 +26,8 @@ type migration struct {
 var migrations = []migration{
 	{version: 1, name: "foundation: organizations, issuer identities, admin tokens, key blobs", up: migrateFoundation},
 	{version: 2, name: "audit trail: audit events and chain heads", up: migrateAuditTrail},
+	{version: 3, name: "issuance: issued credentials, status lists and entries", up: migrateIssuance},
+	{version: 4, name: "verifier challenges: single use, shared by replicas", up: migrateChallenges},
 }
 
 // LatestSchemaVersion is the schema version this build migrates to.

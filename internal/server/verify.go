@@ -1,0 +1,707 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/agentid/agentid/credential"
+	"github.com/agentid/agentid/internal/netguard"
+	"github.com/agentid/agentid/internal/problem"
+	"github.com/agentid/agentid/internal/store"
+	"github.com/agentid/agentid/verifier"
+	"github.com/agentid/agentid/verifier/statusfetch"
+)
+
+// relyingPartyHeader names the calling service in audit events. It is
+// self-asserted: the verify endpoints need no authentication (the VC-API
+// and the W3C suites call them without), so the header is recorded as the
+// caller said it, to tell services apart in the trail, not to authorize.
+const relyingPartyHeader = "X-Relying-Party"
+
+// Limits of a verify request's options, so that an audit event and a log
+// line stay small whatever a client sends.
+const (
+	maxChallengeLength    = 1024
+	maxOptionLength       = 2048
+	maxRelyingPartyLength = 256
+	maxChecks             = 32
+)
+
+// Assurance levels a request may ask for with options.minAssurance, lowest
+// first.
+var assuranceLevels = []string{"software", "hardware"}
+
+// Checks the endpoints add to the verifier's: minAssurance, and the
+// requested action (delegation scopes are not enforced yet: a warning says
+// so).
+const (
+	checkAssurance  verifier.Check = "assurance"
+	checkDelegation verifier.Check = "delegation"
+)
+
+// errVerificationUnavailable is the cause of a 503 when the verification
+// endpoints could not be set up.
+var errVerificationUnavailable = errors.New("verification endpoints are not available")
+
+// mountVerification mounts POST /challenges, POST /credentials/verify and
+// POST /presentations/verify (VC-API). None needs authentication; see
+// relyingPartyHeader.
+func (s *Server) mountVerification(r gin.IRouter) {
+	if err := s.setupVerification(); err != nil {
+		s.log.Error("verification endpoints unavailable", "error", err)
+		unavailable := func(c *gin.Context) {
+			s.writeProblem(c, problem.Unavailable("the verifier is not configured; see the server log").WithCause(errVerificationUnavailable))
+		}
+		r.POST("/challenges", unavailable)
+		r.POST("/credentials/verify", unavailable)
+		r.POST("/presentations/verify", unavailable)
+		return
+	}
+	limit := newRateLimiter(s.verification.challengeRate, s.verification.challengeBurst)
+	r.POST("/challenges", s.issueChallenge(limit))
+	r.POST("/credentials/verify", s.verify(false))
+	r.POST("/presentations/verify", s.verify(true))
+}
+
+// setupVerification builds what the verification endpoints use and the
+// options did not give: the verifier (with the server's DID resolver and an
+// HTTP status checker under the server's outbound policy), the audit log
+// and the challenge store.
+func (s *Server) setupVerification() error {
+	vc := &s.verification
+	if vc.verifier == nil {
+		staleness := DefaultStatusStaleness
+		if vc.stalenessSet {
+			staleness = vc.staleness
+		}
+		// The policy is the resolver's: public addresses, the ranges of
+		// --fetch-allow and the public URL's own host, so that a verifier
+		// in the issuer's process reads the issuer's lists (and sees a
+		// revocation on the next verification with staleness 0). Plain
+		// http is allowed to loopback only, and loopback is reachable only
+		// when the policy allows it.
+		policy := netguard.New(s.fetchAllow, publicHost(s.publicURL))
+		opts := append([]statusfetch.Option{
+			statusfetch.WithPolicy(policy),
+			statusfetch.WithInsecureLoopback(true),
+			statusfetch.WithStaleness(staleness),
+			statusfetch.WithLogger(s.log),
+		}, vc.statusOptions...)
+		sc, err := statusfetch.New(s.resolver, opts...)
+		if err != nil {
+			return fmt.Errorf("status checker: %w", err)
+		}
+		vc.verifier = verifier.New(
+			verifier.WithResolver(s.resolver),
+			verifier.WithStatusChecker(verifier.HTTPStatusChecker(sc)),
+			verifier.WithLogger(s.log),
+		)
+	}
+	if vc.audit == nil {
+		a, err := verifier.NewAuditLog(s.store, verifier.WithAuditLogger(s.log))
+		if err != nil {
+			return err
+		}
+		vc.audit = a
+	}
+	ch, err := verifier.NewChallenges(s.store, verifier.WithChallengeTTL(vc.challengeTTL), verifier.WithChallengeLogger(s.log))
+	if err != nil {
+		return err
+	}
+	vc.challenges = ch
+	if !vc.challengeRateOK {
+		vc.challengeRate, vc.challengeBurst = DefaultChallengeRate, DefaultChallengeBurst
+	}
+	return nil
+}
+
+// challengeRequest is the optional body of POST /challenges.
+type challengeRequest struct {
+	// Domain, when set, binds the challenge: a presentation answering it
+	// must be for this domain.
+	Domain string `json:"domain"`
+}
+
+// issueChallenge answers POST /challenges with {challenge, expires[,
+// domain]}: 256 random bits, base64url, single use, stored in the database
+// so that any replica accepts it once. The body is optional ({} or
+// {"domain": "..."}); requests are rate-limited per client address (429).
+func (s *Server) issueChallenge(limit *rateLimiter) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if !limit.allow(c.ClientIP(), time.Now()) {
+			c.Header("Retry-After", "1")
+			s.writeProblem(c, problem.New(http.StatusTooManyRequests, "too-many-requests", "Too many requests",
+				"too many challenges requested from this address; retry later"))
+			return
+		}
+		var req challengeRequest
+		body, ok := s.readBody(c)
+		if !ok {
+			return
+		}
+		if b := bytes.TrimSpace(body); len(b) > 0 && !bytes.Equal(b, []byte("null")) {
+			if !s.decodeObject(c, body, &req) {
+				return
+			}
+		}
+		ch, err := s.verification.challenges.Issue(c.Request.Context(), req.Domain)
+		switch {
+		case errors.Is(err, verifier.ErrChallengeDomain):
+			s.writeProblem(c, problem.BadRequest("/domain", err.Error()))
+			return
+		case err != nil:
+			s.writeProblem(c, problem.Unavailable("the challenge could not be stored").WithCause(err))
+			return
+		}
+		c.Header("Cache-Control", "no-store")
+		c.JSON(http.StatusOK, ch)
+	}
+}
+
+// verifyRequest is the body of a VC-API verify request.
+type verifyRequest struct {
+	VerifiableCredential   json.RawMessage `json:"verifiableCredential"`
+	VerifiablePresentation json.RawMessage `json:"verifiablePresentation"`
+	Options                *verifyOptions  `json:"options"`
+}
+
+// verifyOptions are a verify request's options. Unknown members are
+// ignored (VC-API clients send more than agentid reads).
+type verifyOptions struct {
+	Challenge    string   `json:"challenge"`
+	Domain       string   `json:"domain"`
+	Checks       []string `json:"checks"`
+	Action       string   `json:"action"`
+	Resource     string   `json:"resource"`
+	MinAssurance string   `json:"minAssurance"`
+}
+
+// verifyResponse is the answer of the verify endpoints: the verifier's
+// Result plus the agent the credentials are about.
+type verifyResponse struct {
+	*verifier.Result
+	// Agent is present when the verification verified.
+	Agent *agentFacts `json:"agent,omitempty"`
+}
+
+// agentFacts are what a verified credential or presentation says about the
+// agent. Only what was presented (and, for SD-JWT, disclosed) is here.
+type agentFacts struct {
+	// ID is the agent's DID: the presentation's holder, otherwise the
+	// credential subject's id or the SD-JWT holder key's did:key.
+	ID string `json:"id,omitempty"`
+	// Issuer is the issuer of the (first) credential.
+	Issuer string `json:"issuer,omitempty"`
+	// Principal is the human the agent acts for (credentialSubject
+	// principal, or a delegation's delegator).
+	Principal string `json:"principal,omitempty"`
+	// Name is the agent's name, if disclosed.
+	Name string `json:"name,omitempty"`
+	// Assurance is the highest hardwareBinding.assurance presented.
+	Assurance string `json:"assurance,omitempty"`
+	// Scopes are the delegation scopes presented.
+	Scopes []any `json:"scopes,omitempty"`
+	// Credentials are the ids of the credentials presented.
+	Credentials []string `json:"credentials,omitempty"`
+	// Types are the credential types (SD-JWT vct) presented.
+	Types []string `json:"types,omitempty"`
+	// Claims are the disclosed claims of SD-JWT VCs, in order.
+	Claims []map[string]any `json:"claims,omitempty"`
+}
+
+// verify answers POST /credentials/verify (presentation false) and POST
+// /presentations/verify. 200 with verified true; 400 with verified false
+// and the failed checks in errors; 400 problem for a malformed request; 503
+// when the audit event or the challenge cannot be written (fail closed: the
+// answer never says verified without its audit event).
+//
+// A challenge in options is checked against the proof by the verifier. If
+// POST /challenges issued it, it is also consumed, atomically, when the
+// presentation's proof verified and carries it (see verifier.Challenges.
+// Settle): consuming only then keeps a forged presentation from burning the
+// holder's challenge, and the conditional UPDATE makes a concurrent replay
+// lose (challenge, code "replayed").
+func (s *Server) verify(presentation bool) gin.HandlerFunc {
+	field, kind := "verifiableCredential", "credential"
+	if presentation {
+		field, kind = "verifiablePresentation", "presentation"
+	}
+	return func(c *gin.Context) {
+		ctx := c.Request.Context()
+		rp, ok := relyingParty(c)
+		if !ok {
+			s.writeProblem(c, problem.BadRequest(relyingPartyHeader, fmt.Sprintf("the %s header must be printable UTF-8 of at most %d bytes", relyingPartyHeader, maxRelyingPartyLength)))
+			return
+		}
+		body, ok := s.readBody(c)
+		if !ok {
+			return
+		}
+		var req verifyRequest
+		if !s.decodeObject(c, body, &req) {
+			return
+		}
+		raw, other := req.VerifiableCredential, req.VerifiablePresentation
+		if presentation {
+			raw, other = other, raw
+		}
+		input, p := readSecured(field, raw, other)
+		if p != nil {
+			s.writeProblem(c, p)
+			return
+		}
+		opts, p := readOptions(req.Options)
+		if p != nil {
+			s.writeProblem(c, p)
+			return
+		}
+
+		vc := &s.verification
+		use, err := vc.challenges.Lookup(ctx, opts.Challenge)
+		if err != nil {
+			s.writeProblem(c, problem.Unavailable("the challenge store does not answer").WithCause(err))
+			return
+		}
+		domainMismatch := ""
+		if d := use.Domain(); d != "" {
+			switch {
+			case opts.Domain == "":
+				// The proof must carry the challenge's domain.
+				opts.Domain, opts.verifier.Domain = d, d
+			case opts.Domain != d:
+				domainMismatch = fmt.Sprintf("options.domain is %q but the challenge was issued for domain %q", opts.Domain, d)
+			}
+		}
+
+		var res *verifier.Result
+		if presentation {
+			res = vc.verifier.VerifyPresentation(ctx, input, opts.verifier)
+		} else {
+			res = vc.verifier.VerifyCredential(ctx, input, opts.verifier)
+		}
+		if domainMismatch != "" {
+			verifier.FailDomain(res, domainMismatch)
+		}
+		if err := vc.challenges.Settle(ctx, use, res); err != nil {
+			s.writeProblem(c, problem.Unavailable("the challenge could not be consumed; nothing was verified").WithCause(err))
+			return
+		}
+		agent := agentOf(input, res)
+		applyPolicy(res, agent, opts)
+
+		orgID, err := s.organizationOf(ctx, agent.Issuer)
+		if err != nil {
+			s.writeProblem(c, problem.Unavailable("the database does not answer; nothing was verified").WithCause(err))
+			return
+		}
+		ev := verifier.Event{
+			OrganizationID: orgID,
+			RelyingParty:   rp,
+			Agent:          agent.ID,
+			Principal:      agent.Principal,
+			CredentialIDs:  agent.Credentials,
+			Action:         opts.Action,
+			Resource:       opts.Resource,
+			Decision:       verifier.DecisionRejected,
+			Reasons:        failedChecks(res),
+			RequestID:      c.GetString(requestIDKey),
+		}
+		if res.Verified {
+			ev.Decision = verifier.DecisionVerified
+		}
+		if _, err := vc.audit.Record(ctx, ev); err != nil {
+			s.writeProblem(c, problem.Unavailable("the audit event could not be recorded, so the "+kind+" is not reported as verified").WithCause(err))
+			return
+		}
+
+		out := verifyResponse{Result: res}
+		status := http.StatusBadRequest
+		if res.Verified {
+			out.Agent = agent
+			status = http.StatusOK
+		}
+		c.Header("Cache-Control", "no-store")
+		c.JSON(status, out)
+	}
+}
+
+// readBody reads the whole (size-limited) body; false when it has answered
+// with a 413 or 400 problem.
+func (s *Server) readBody(c *gin.Context) ([]byte, bool) {
+	body, err := io.ReadAll(c.Request.Body)
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			s.writeProblem(c, problem.TooLarge(tooLarge.Limit))
+			return nil, false
+		}
+		s.writeProblem(c, problem.BadRequest("/", "the request body could not be read: "+err.Error()))
+		return nil, false
+	}
+	return body, true
+}
+
+// decodeObject decodes body, which must be one JSON object, into v; false
+// when it has answered with a 400 problem naming the field at fault.
+func (s *Server) decodeObject(c *gin.Context, body []byte, v any) bool {
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	if len(trimmed) == 0 {
+		s.writeProblem(c, problem.BadRequest("/", "the request body is empty; a JSON object is required"))
+		return false
+	}
+	if trimmed[0] != '{' {
+		s.writeProblem(c, problem.BadRequest("/", "the request body must be a JSON object"))
+		return false
+	}
+	if !utf8.Valid(body) {
+		s.writeProblem(c, problem.BadRequest("/", "the request body is not valid UTF-8"))
+		return false
+	}
+	if err := decodeJSON(bytes.NewReader(body), v); err != nil {
+		s.fail(c, err)
+		return false
+	}
+	return true
+}
+
+// readSecured turns the verifiableCredential (or verifiablePresentation)
+// member into the verifier's input: the JSON object as decoded by
+// credential.DecodeObject (size and depth limits), or the compact string
+// (SD-JWT, JWT). A document DecodeObject refuses is passed on as raw JSON,
+// so that the verifier reports why under the structure check.
+func readSecured(field string, raw, other json.RawMessage) (any, *problem.Problem) {
+	ptr := "/" + field
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+		detail := field + " is required"
+		if len(bytes.TrimSpace(other)) > 0 {
+			o := "verifiablePresentation"
+			if field == o {
+				o = "verifiableCredential"
+			}
+			detail += fmt.Sprintf(" (this endpoint verifies a %s; %s belongs to the other verify endpoint)", strings.TrimPrefix(field, "verifiable"), o)
+		}
+		return nil, problem.BadRequest(ptr, detail)
+	}
+	switch raw[0] {
+	case '{':
+		doc, err := credential.DecodeObject(raw)
+		if err != nil {
+			return json.RawMessage(raw), nil
+		}
+		return doc, nil
+	case '"':
+		var str string
+		if err := json.Unmarshal(raw, &str); err != nil {
+			return nil, problem.BadRequest(ptr, "not a valid JSON string")
+		}
+		if strings.TrimSpace(str) == "" {
+			return nil, problem.BadRequest(ptr, field+" is an empty string; want a JSON object or a compact SD-JWT or JWT")
+		}
+		if len(str) > credential.MaxDocumentBytes {
+			return nil, problem.BadRequest(ptr, fmt.Sprintf("longer than %d bytes", credential.MaxDocumentBytes))
+		}
+		return str, nil
+	}
+	return nil, problem.BadRequest(ptr, field+" must be a JSON object or a string (a compact SD-JWT or JWT), not JSON "+jsonKind(raw[0]))
+}
+
+// jsonKind names the JSON type that starts with b.
+func jsonKind(b byte) string {
+	switch b {
+	case '[':
+		return "array"
+	case 't', 'f':
+		return "boolean"
+	case 'n':
+		return "null"
+	}
+	return "number"
+}
+
+// requestOptions are a request's options, checked.
+type requestOptions struct {
+	verifier     verifier.Options
+	Challenge    string
+	Domain       string
+	Action       string
+	Resource     string
+	MinAssurance string
+}
+
+// readOptions checks a request's options and turns them into the
+// verifier's.
+func readOptions(o *verifyOptions) (*requestOptions, *problem.Problem) {
+	out := &requestOptions{}
+	if o == nil {
+		return out, nil
+	}
+	var fields []problem.FieldError
+	bad := func(field, reason string) { fields = append(fields, problem.FieldError{Field: field, Reason: reason}) }
+	for _, f := range []struct {
+		name, value string
+		max         int
+	}{
+		{"challenge", o.Challenge, maxChallengeLength},
+		{"domain", o.Domain, maxOptionLength},
+		{"action", o.Action, maxOptionLength},
+		{"resource", o.Resource, maxOptionLength},
+	} {
+		if len(f.value) > f.max {
+			bad("/options/"+f.name, fmt.Sprintf("longer than %d bytes", f.max))
+		}
+		if strings.ContainsFunc(f.value, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			bad("/options/"+f.name, "contains control characters")
+		}
+	}
+	if len(o.Checks) > maxChecks {
+		bad("/options/checks", fmt.Sprintf("more than %d checks", maxChecks))
+	}
+	checks := make([]verifier.Check, 0, len(o.Checks))
+	for i, name := range o.Checks {
+		if !slices.Contains(verifier.AllChecks, verifier.Check(name)) {
+			bad("/options/checks/"+strconv.Itoa(i), fmt.Sprintf("unknown check %.64q; known checks: %s", name, joinChecks(verifier.AllChecks)))
+			continue
+		}
+		checks = append(checks, verifier.Check(name))
+	}
+	if o.MinAssurance != "" && !slices.Contains(assuranceLevels, o.MinAssurance) {
+		bad("/options/minAssurance", "must be one of "+strings.Join(assuranceLevels, ", "))
+	}
+	if len(fields) > 0 {
+		return nil, problem.Invalid("the request's options are not valid", fields...)
+	}
+	out.Challenge, out.Domain = o.Challenge, o.Domain
+	out.Action, out.Resource, out.MinAssurance = o.Action, o.Resource, o.MinAssurance
+	out.verifier = verifier.Options{Challenge: o.Challenge, Domain: o.Domain, Checks: checks}
+	return out, nil
+}
+
+func joinChecks(cs []verifier.Check) string {
+	s := make([]string, len(cs))
+	for i, c := range cs {
+		s[i] = string(c)
+	}
+	return strings.Join(s, ", ")
+}
+
+// relyingParty reads the X-Relying-Party header; false when it is not
+// printable UTF-8 of bounded length.
+func relyingParty(c *gin.Context) (string, bool) {
+	rp := strings.TrimSpace(c.GetHeader(relyingPartyHeader))
+	if len(rp) > maxRelyingPartyLength || !utf8.ValidString(rp) ||
+		strings.ContainsFunc(rp, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return "", false
+	}
+	return rp, true
+}
+
+// failedChecks are the names of the checks that failed, in order, once
+// each: the reasons of an audit event.
+func failedChecks(res *verifier.Result) []string {
+	out := []string{}
+	for _, p := range res.Errors {
+		if !slices.Contains(out, string(p.Check)) {
+			out = append(out, string(p.Check))
+		}
+	}
+	return out
+}
+
+// organizationOf is the organization whose issuer identity issuer is, or
+// "" when it is not one of this server's.
+func (s *Server) organizationOf(ctx context.Context, issuer string) (string, error) {
+	if issuer == "" || !strings.HasPrefix(issuer, "did:") || len(issuer) > maxOptionLength {
+		return "", nil
+	}
+	id, err := s.store.IssuerIdentityByDID(ctx, issuer)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return "", nil
+	case err != nil:
+		return "", err
+	}
+	return id.OrganizationID, nil
+}
+
+// agentOf collects what the verified input says about the agent. It reads
+// the decoded input for embedded credentials and the verifier's facts for
+// SD-JWT VCs; the caller shows it only when the verification verified.
+func agentOf(input any, res *verifier.Result) *agentFacts {
+	a := &agentFacts{}
+	var facts []verifier.CredentialFacts
+	if res.Credential != nil {
+		facts = append(facts, *res.Credential)
+	}
+	facts = append(facts, res.Credentials...)
+	if res.Presentation != nil {
+		a.ID = res.Presentation.Holder
+	}
+	for _, f := range facts {
+		if f.ID != "" {
+			a.Credentials = append(a.Credentials, f.ID)
+		}
+		for _, t := range f.Types {
+			if t != "VerifiableCredential" && !slices.Contains(a.Types, t) {
+				a.Types = append(a.Types, t)
+			}
+		}
+		if a.Issuer == "" {
+			a.Issuer = f.Issuer
+		}
+		if a.ID == "" {
+			a.ID = f.Subject
+			if a.ID == "" {
+				a.ID = f.Holder
+			}
+		}
+		if f.Claims != nil {
+			a.Claims = append(a.Claims, f.Claims)
+			a.addSubject(f.Claims)
+		}
+	}
+	doc, _ := input.(map[string]any)
+	var creds []map[string]any
+	if res.Presentation != nil {
+		if list, ok := doc["verifiableCredential"].([]any); ok {
+			for _, v := range list {
+				if m, ok := v.(map[string]any); ok {
+					creds = append(creds, m)
+				}
+			}
+		} else if m, ok := doc["verifiableCredential"].(map[string]any); ok {
+			creds = append(creds, m)
+		}
+	} else if doc != nil {
+		creds = append(creds, doc)
+	}
+	for _, cr := range creds {
+		switch subj := cr["credentialSubject"].(type) {
+		case map[string]any:
+			a.addSubject(subj)
+		case []any:
+			for _, s := range subj {
+				if m, ok := s.(map[string]any); ok {
+					a.addSubject(m)
+				}
+			}
+		}
+	}
+	return a
+}
+
+// addSubject takes the agent facts from a credential subject (or the
+// claims of an SD-JWT VC).
+func (a *agentFacts) addSubject(subj map[string]any) {
+	if a.Principal == "" {
+		a.Principal, _ = subj["principal"].(string)
+	}
+	if a.Principal == "" {
+		a.Principal, _ = subj["delegator"].(string)
+	}
+	if a.Name == "" {
+		a.Name, _ = subj["name"].(string)
+	}
+	if hb, ok := subj["hardwareBinding"].(map[string]any); ok {
+		if lvl, _ := hb["assurance"].(string); slices.Index(assuranceLevels, lvl) > slices.Index(assuranceLevels, a.Assurance) {
+			a.Assurance = lvl
+		}
+	}
+	if scopes, ok := subj["scopes"].([]any); ok {
+		a.Scopes = append(a.Scopes, scopes...)
+	}
+}
+
+// applyPolicy adds the endpoint's own checks to a verification's result:
+// options.minAssurance against the presented assurance, and a warning that
+// options.action and options.resource are recorded but not yet enforced
+// against delegation scopes.
+func applyPolicy(res *verifier.Result, a *agentFacts, o *requestOptions) {
+	if o.MinAssurance != "" {
+		if slices.Index(assuranceLevels, a.Assurance) < slices.Index(assuranceLevels, o.MinAssurance) {
+			got := a.Assurance
+			if got == "" {
+				got = "none"
+			}
+			res.Errors = append(res.Errors, verifier.Problem{Check: checkAssurance, Code: "insufficientAssurance",
+				Message: fmt.Sprintf("assurance %s is required, the credentials show %s", o.MinAssurance, got)})
+			res.Verified = false
+		} else {
+			res.Checks = append(res.Checks, checkAssurance)
+		}
+	}
+	if o.Action != "" || o.Resource != "" {
+		res.Warnings = append(res.Warnings, verifier.Problem{Check: checkDelegation, Code: "notChecked",
+			Message: "options.action and options.resource are recorded in the audit trail but not yet checked against delegation scopes"})
+	}
+}
+
+// rateLimiter is a token bucket per client address, bounded in memory: when
+// it tracks maxClients addresses it forgets the full ones.
+type rateLimiter struct {
+	rate    float64 // tokens per second; <= 0: no limit
+	burst   float64
+	mu      sync.Mutex
+	buckets map[string]*bucket
+}
+
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+const maxClients = 10000
+
+func newRateLimiter(perSecond float64, burst int) *rateLimiter {
+	return &rateLimiter{rate: perSecond, burst: float64(max(burst, 1)), buckets: map[string]*bucket{}}
+}
+
+// allow takes a token for client at now; false when its bucket is empty.
+func (l *rateLimiter) allow(client string, now time.Time) bool {
+	if l.rate <= 0 {
+		return true
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.buckets[client]
+	if b == nil {
+		if len(l.buckets) >= maxClients {
+			l.forgetFull(now)
+		}
+		b = &bucket{tokens: l.burst, last: now}
+		l.buckets[client] = b
+	}
+	b.tokens = min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+// forgetFull drops the buckets that have refilled (they hold no state worth
+// keeping); if none has, it drops them all rather than grow.
+func (l *rateLimiter) forgetFull(now time.Time) {
+	for k, b := range l.buckets {
+		if b.tokens+now.Sub(b.last).Seconds()*l.rate >= l.burst {
+			delete(l.buckets, k)
+		}
+	}
+	if len(l.buckets) >= maxClients {
+		clear(l.buckets)
+	}
+}
