@@ -60,11 +60,13 @@ type IssuedChallenge struct {
 }
 
 // Challenges issues single-use challenges and consumes them when a
-// presentation answers one. They live in the database, so every replica on
-// one database shares them: a challenge consumed by one replica is refused
-// by all. Safe for concurrent use.
+// presentation answers one. They live in a ChallengeStore: the database
+// (NewChallenges), so that every replica on one database shares them and a
+// challenge consumed by one replica is refused by all, or process memory
+// (NewMemoryChallenges) for a service that verifies in process on its own.
+// Safe for concurrent use.
 type Challenges struct {
-	store     *store.Store
+	store     ChallengeStore
 	now       func() time.Time
 	ttl       time.Duration
 	log       *slog.Logger
@@ -103,12 +105,20 @@ func WithChallengeLogger(l *slog.Logger) ChallengeOption {
 	}
 }
 
-// NewChallenges returns the challenges kept in st.
+// NewChallenges returns the challenges kept in the database st.
 func NewChallenges(st *store.Store, opts ...ChallengeOption) (*Challenges, error) {
 	if st == nil {
 		return nil, errors.New("challenges: a store is required")
 	}
-	c := &Challenges{store: st, now: time.Now, ttl: DefaultChallengeTTL, log: slog.New(slog.DiscardHandler)}
+	return NewChallengesIn(dbChallenges{st}, opts...)
+}
+
+// NewChallengesIn returns the challenges kept in cs.
+func NewChallengesIn(cs ChallengeStore, opts ...ChallengeOption) (*Challenges, error) {
+	if cs == nil {
+		return nil, errors.New("challenges: a store is required")
+	}
+	c := &Challenges{store: cs, now: time.Now, ttl: DefaultChallengeTTL, log: slog.New(slog.DiscardHandler)}
 	for _, o := range opts {
 		o(c)
 	}
@@ -132,7 +142,7 @@ func (c *Challenges) Issue(ctx context.Context, domain string) (*IssuedChallenge
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
 	value := base64.RawURLEncoding.EncodeToString(b[:])
 	now := c.now().UTC().Truncate(time.Microsecond)
-	row := &store.Challenge{ID: store.ChallengeID(value), Domain: domain, CreatedAt: now, ExpiresAt: now.Add(c.ttl)}
+	row := &ChallengeRecord{Key: ChallengeKey(value), Domain: domain, CreatedAt: now, ExpiresAt: now.Add(c.ttl)}
 	if err := c.store.CreateChallenge(ctx, row); err != nil {
 		return nil, err
 	}
@@ -161,7 +171,7 @@ func (c *Challenges) maybePurge(ctx context.Context, now time.Time) {
 // verification, Settle after it.
 type ChallengeUse struct {
 	value  string
-	issued *store.Challenge // nil: not a challenge issued here
+	issued *ChallengeRecord // nil: not a challenge issued here
 }
 
 // Issued reports whether the challenge was issued here (by Issue, on any
@@ -185,9 +195,9 @@ func (c *Challenges) Lookup(ctx context.Context, value string) (*ChallengeUse, e
 	if value == "" {
 		return u, nil
 	}
-	row, err := c.store.ChallengeByID(ctx, store.ChallengeID(value))
+	row, err := c.store.ChallengeByKey(ctx, ChallengeKey(value))
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, ErrChallengeNotFound):
 		return u, nil
 	case err != nil:
 		return nil, err
@@ -215,7 +225,7 @@ func (c *Challenges) Settle(ctx context.Context, u *ChallengeUse, res *Result) e
 	now := c.now()
 	answered := res.Passed(CheckProof) && res.Passed(CheckChallenge) && !res.Failed(CheckHolderBinding)
 	if answered {
-		ok, err := c.store.ConsumeChallenge(ctx, u.issued.ID, now)
+		ok, err := c.store.ConsumeChallenge(ctx, u.issued.Key, now)
 		if err != nil {
 			return err
 		}
@@ -223,7 +233,7 @@ func (c *Challenges) Settle(ctx context.Context, u *ChallengeUse, res *Result) e
 			return nil
 		}
 		// Lost: read why.
-		row, err := c.store.ChallengeByID(ctx, u.issued.ID)
+		row, err := c.store.ChallengeByKey(ctx, u.issued.Key)
 		if err != nil {
 			return err
 		}
