@@ -1,6 +1,7 @@
 package issuer
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -29,6 +30,10 @@ type Service struct {
 	now       func() time.Time
 	log       *slog.Logger
 	maxAge    time.Duration
+
+	// tpmRoots are the TPM manufacturer roots agent enrollment trusts EK
+	// certificates under (WithTPMRoots); nil trusts none.
+	tpmRoots *x509.CertPool
 
 	// listSize is the number of entries of a new status list; listFull the
 	// fill level, in percent, from which a list takes no more allocations.

@@ -16,6 +16,7 @@ import (
 	"github.com/agentid/agentid/internal/store"
 	"github.com/agentid/agentid/issuer"
 	"github.com/agentid/agentid/keys"
+	"github.com/agentid/agentid/keys/attest"
 	"github.com/agentid/agentid/keys/software"
 )
 
@@ -31,6 +32,7 @@ type serveFlags struct {
 	shutdownTimeout time.Duration
 	statusStaleness time.Duration
 	statusMaxAge    time.Duration
+	tpmRoots        string
 }
 
 func newServeCmd() *cobra.Command {
@@ -60,6 +62,7 @@ first start). SIGINT or SIGTERM stop the server after in-flight requests finish.
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long to wait for in-flight requests on shutdown")
 	fl.DurationVar(&f.statusStaleness, "status-staleness", server.DefaultStatusStaleness, "how old a fetched status list may be when verifying; 0 revalidates on every verification (env AGENTID_STATUS_STALENESS)")
 	fl.DurationVar(&f.statusMaxAge, "status-max-age", issuer.DefaultStatusListMaxAge, "how long clients may cache a status list (Cache-Control max-age, and the list's ttl)")
+	fl.StringVar(&f.tpmRoots, "tpm-roots", envOr("AGENTID_TPM_ROOTS", ""), "directory of trusted TPM manufacturer certificates (PEM or DER) for agent enrollment; without it only allowlisted EKs are trusted (env AGENTID_TPM_ROOTS)")
 	return cmd
 }
 
@@ -141,8 +144,17 @@ func serve(cmd *cobra.Command, f *serveFlags) error {
 	if publicURL == "" {
 		publicURL = "http://" + ln.Addr().String()
 	}
-	iss, err := issuer.New(issuer.WithStore(st), issuer.WithKeyManager(km), issuer.WithPublicURL(publicURL),
-		issuer.WithLogger(log), issuer.WithStatusListMaxAge(f.statusMaxAge))
+	issOpts := []issuer.Option{issuer.WithStore(st), issuer.WithKeyManager(km), issuer.WithPublicURL(publicURL),
+		issuer.WithLogger(log), issuer.WithStatusListMaxAge(f.statusMaxAge)}
+	if f.tpmRoots != "" {
+		roots, err := attest.LoadRoots(f.tpmRoots)
+		if err != nil {
+			ln.Close()
+			return usageError{fmt.Errorf("--tpm-roots: %w", err)}
+		}
+		issOpts = append(issOpts, issuer.WithTPMRoots(roots))
+	}
+	iss, err := issuer.New(issOpts...)
 	if err != nil {
 		ln.Close()
 		return usageError{err}

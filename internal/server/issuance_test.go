@@ -38,6 +38,7 @@ type issuanceFixture struct {
 	tokA, tokB string
 	didsA      map[string]string // key type → DID
 	didB       string
+	km         *keys.Manager
 	client     *http.Client
 }
 
@@ -95,7 +96,7 @@ func newIssuanceFixture(t *testing.T, st *store.Store, opts ...Option) *issuance
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &issuanceFixture{st: st, orgA: boot.Organization, tokA: issuanceTokenA, didsA: map[string]string{},
+	f := &issuanceFixture{st: st, orgA: boot.Organization, tokA: issuanceTokenA, didsA: map[string]string{}, km: km,
 		client: &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{MaxConnsPerHost: 64, MaxIdleConnsPerHost: 64}}}
 	t.Cleanup(f.client.CloseIdleConnections)
 	for _, id := range boot.Identities {

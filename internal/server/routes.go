@@ -56,7 +56,7 @@ func (s *Server) routes() *gin.Engine {
 	return e
 }
 
-func (s *Server) issuerRoutes(e *gin.Engine) { s.mountIssuance(e); _ = e.Group("/agents") }
+func (s *Server) issuerRoutes(e *gin.Engine) { s.mountIssuance(e); s.mountEnrollment(e) }
 func (s *Server) verifierRoutes(e *gin.Engine) {
 	s.mountVerification(e)
 }

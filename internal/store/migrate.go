@@ -28,6 +28,7 @@ var migrations = []migration{
 	{version: 2, name: "audit trail: audit events and chain heads", up: migrateAuditTrail},
 	{version: 3, name: "issuance: issued credentials, status lists and entries", up: migrateIssuance},
 	{version: 4, name: "verifier challenges: single use, shared by replicas", up: migrateChallenges},
+	{version: 5, name: "agent enrollment: enrollments, agents, enrollment policies, EK allowlists", up: migrateEnrollment},
 }
 
 // LatestSchemaVersion is the schema version this build migrates to.

@@ -172,3 +172,35 @@ func (p *Pending) Complete(secret []byte) (*Assurance, error) {
 		Method:              p.Facts.Method,
 	}, nil
 }
+
+// SecretSHA256 is the SHA-256 of the activation secret. An issuer that runs
+// several replicas persists it (with Expires and Facts) instead of keeping
+// the Pending in memory, and finishes the activation on whichever replica
+// the agent's answer reaches with CompleteStored.
+func (p *Pending) SecretSHA256() [sha256.Size]byte { return sha256.Sum256(p.secret) }
+
+// CompleteStored is Complete for an activation whose Pending was persisted
+// as its Facts, SecretSHA256 and Expires: it checks the agent's answer
+// against the digest in constant time and returns the hardware Assurance,
+// attested at now. Single use is the caller's to enforce (a conditional
+// database update), since nothing here is shared between calls. Errors:
+// ErrActivationExpired, ErrActivationFailed.
+func CompleteStored(facts Facts, secretSHA256 []byte, expires, now time.Time, answer []byte) (*Assurance, error) {
+	if !now.Before(expires) {
+		return nil, fmt.Errorf("%w at %s", ErrActivationExpired, expires.UTC().Format(time.RFC3339))
+	}
+	got := sha256.Sum256(answer)
+	if len(secretSHA256) != sha256.Size || subtle.ConstantTimeCompare(got[:], secretSHA256) != 1 {
+		return nil, ErrActivationFailed
+	}
+	return &Assurance{
+		Level:               LevelHardware,
+		Manufacturer:        facts.Manufacturer,
+		Model:               facts.Model,
+		FirmwareVersion:     facts.FirmwareVersion,
+		EKCertificateSHA256: facts.EKCertificateSHA256,
+		EKPublicKeySHA256:   facts.EKPublicKeySHA256,
+		AttestedAt:          now.UTC(),
+		Method:              facts.Method,
+	}, nil
+}
