@@ -19,9 +19,12 @@ type Expander func(ctx context.Context, doc map[string]any) error
 // DefaultExpander expands with the shared credential/jsonld processor: the
 // embedded contexts only (never fetched), in safe mode (an undefined term or
 // a relative IRI is an error), within its size and node limits.
+//
+// It runs jsonld.Check, which fails exactly when jsonld.Expand fails (with
+// the same error) but skips building the expansion for the documents the
+// processor's fast path covers.
 func DefaultExpander(ctx context.Context, doc map[string]any) error {
-	_, err := jsonld.Expand(ctx, doc)
-	return err
+	return jsonld.Check(ctx, doc)
 }
 
 // ValidateJSONLD runs the JSON-LD checks that Validate leaves out, through

@@ -111,7 +111,9 @@ type statusSpec struct {
 // and a suspension BitstringStatusListEntry, for dc+sd-jwt one Token Status
 // List reference. It must pass the data model, JSON-LD safe mode and its
 // JSON Schemas, all checked before anything is written. The status indexes
-// are allocated, the credential signed and stored, in one transaction.
+// are drawn and the credential signed; then the indexes are claimed and
+// the credential stored, in one transaction, committed before Issue
+// returns.
 //
 // Bad input fails with ErrInvalidCredential, ErrInvalidOptions or
 // ErrUnknownIssuer, a taken id with ErrCredentialExists; each carries a
@@ -158,37 +160,68 @@ func (s *Service) Issue(ctx context.Context, orgID string, doc map[string]any, o
 
 // issueTx allocates an index on each of lists (one per status purpose of
 // p), signs and stores the credential, in one transaction.
+//
+// The indexes are drawn and the credential signed before the transaction
+// (on SQLite, before the process's write lock): the transaction only
+// claims the drawn indexes and stores the credential, so writers hold the
+// database's one write lock for inserts, not for canonicalization and
+// signing. An index another issuer claimed since the draw costs a new draw
+// and a new signature, as a claim conflict inside the transaction did.
 func (s *Service) issueTx(ctx context.Context, p *plan, lists []*store.StatusList) (*Issued, error) {
-	if s.store.Driver() == store.DriverSQLite {
-		s.writeMu.Lock()
-		defer s.writeMu.Unlock()
-	}
-	var out *Issued
-	err := s.store.Transaction(ctx, func(tx *store.Store) error {
+	for range 16 {
 		rowID := newRowID()
 		refs := make([]StatusRef, 0, len(p.purposes))
 		for i, sp := range p.purposes {
-			ref, err := s.allocate(ctx, tx, lists[i], sp, rowID)
+			ref, err := s.draw(ctx, lists[i], sp)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			refs = append(refs, ref)
 		}
 		rec, signed, err := s.sign(ctx, p, refs)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		rec.ID = rowID
-		if err := tx.CreateIssuedCredential(ctx, rec); err != nil {
-			return err
+		err = s.storeIssued(ctx, rec, refs)
+		var taken *indexTakenError
+		if errors.As(err, &taken) {
+			continue // another issuer claimed it since the draw: draw again
 		}
-		out = &Issued{Record: rec, Credential: signed, Status: refs}
-		return nil
-	})
-	if err != nil {
-		return nil, err
+		if err != nil {
+			return nil, err
+		}
+		return &Issued{Record: rec, Credential: signed, Status: refs}, nil
 	}
-	return out, nil
+	return nil, fmt.Errorf("allocate status indexes: %w: too many collisions", store.ErrConflict)
+}
+
+// indexTakenError is a drawn status index that another issuer claimed
+// before the transaction did.
+type indexTakenError struct{ err error }
+
+func (e *indexTakenError) Error() string { return e.err.Error() }
+func (e *indexTakenError) Unwrap() error { return e.err }
+
+// storeIssued claims the status indexes refs and stores the signed credential
+// rec, in one transaction.
+func (s *Service) storeIssued(ctx context.Context, rec *store.IssuedCredential, refs []StatusRef) error {
+	if s.store.Driver() == store.DriverSQLite {
+		s.writeMu.Lock()
+		defer s.writeMu.Unlock()
+	}
+	return s.store.Transaction(ctx, func(tx *store.Store) error {
+		for _, ref := range refs {
+			err := tx.ClaimStatusIndex(ctx, &store.StatusEntry{ListID: ref.ListID, Index: ref.Index, CredentialRowID: rec.ID, Purpose: ref.Purpose})
+			if errors.Is(err, store.ErrConflict) {
+				return &indexTakenError{err}
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return tx.CreateIssuedCredential(ctx, rec)
+	})
 }
 
 // errListFull is a list on which random draws found no free index.
@@ -302,39 +335,29 @@ func (s *Service) recount(ctx context.Context, key listKey, l *store.StatusList)
 	}
 }
 
-// allocate claims a random free index of list for sp, inside tx. The
-// unique key on (list, index) is the guarantee; the taken check only makes
-// a collision with committed entries unlikely to cost an insert.
-func (s *Service) allocate(ctx context.Context, tx *store.Store, list *store.StatusList, sp statusSpec, rowID string) (StatusRef, error) {
-	for range 16 {
-		var takenErr error
-		idx, err := statuslist.RandomIndex(rand.Reader, list.Size, func(i int) bool {
-			taken, err := tx.StatusIndexTaken(ctx, list.ID, i)
-			if err != nil {
-				takenErr = err
-				return true
-			}
-			return taken
-		})
-		if takenErr != nil {
-			return StatusRef{}, takenErr
-		}
+// draw picks a random index of list for sp that no committed entry holds.
+// The unique key on (list, index), when the index is claimed, is the
+// guarantee; the taken check only makes a collision with committed entries
+// unlikely to cost an insert.
+func (s *Service) draw(ctx context.Context, list *store.StatusList, sp statusSpec) (StatusRef, error) {
+	var takenErr error
+	idx, err := statuslist.RandomIndex(rand.Reader, list.Size, func(i int) bool {
+		taken, err := s.store.StatusIndexTaken(ctx, list.ID, i)
 		if err != nil {
-			// Every draw was taken: the list is fuller than this process
-			// knew. Issue records it as full and retries on the next list.
-			return StatusRef{}, &listFullError{list: list, err: err}
+			takenErr = err
+			return true
 		}
-		err = tx.ClaimStatusIndex(ctx, &store.StatusEntry{ListID: list.ID, Index: idx, CredentialRowID: rowID, Purpose: sp.purpose})
-		switch {
-		case err == nil:
-			return StatusRef{ListID: list.ID, List: s.StatusListURL(list.ID), Kind: sp.kind, Purpose: sp.purpose, Index: idx}, nil
-		case errors.Is(err, store.ErrConflict):
-			continue // another issuer claimed it since the check: draw again
-		default:
-			return StatusRef{}, err
-		}
+		return taken
+	})
+	if takenErr != nil {
+		return StatusRef{}, takenErr
 	}
-	return StatusRef{}, fmt.Errorf("allocate %s status index on list %s: %w: too many collisions", sp.purpose, list.ID, store.ErrConflict)
+	if err != nil {
+		// Every draw was taken: the list is fuller than this process
+		// knew. Issue records it as full and retries on the next list.
+		return StatusRef{}, &listFullError{list: list, err: err}
+	}
+	return StatusRef{ListID: list.ID, List: s.StatusListURL(list.ID), Kind: sp.kind, Purpose: sp.purpose, Index: idx}, nil
 }
 
 // markFull records list as full, in the database and in the cache.

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/agentid/agentid/internal/jsonvalue"
 	"github.com/agentid/agentid/internal/testvectors"
 	"github.com/agentid/agentid/schemas"
 )
@@ -408,4 +409,92 @@ func (g *docGen) object(top bool) map[string]any {
 		obj["jsonSchema"] = map[string]any{"a": []any{float64(1), "b"}, "c": nil}
 	}
 	return obj
+}
+
+// checkDifferential runs Check's fast path and Expand on doc and fails t
+// unless the fast path declined or answered as Expand does (both succeed,
+// or both fail with the same error). It reports whether the fast path
+// answered, and whether doc passed.
+func checkDifferential(t testing.TB, p *Processor, doc map[string]any) (fast, ok bool) {
+	t.Helper()
+	ctx := context.Background()
+	fastErr := p.checkFast(ctx, doc)
+	_, goldErr := p.expand(ctx, doc)
+	// Which error json-gold's path reports first for a document with two
+	// faults depends on map order; whether it fails does not.
+	if err := p.Check(ctx, doc); (err == nil) != (goldErr == nil) {
+		t.Fatalf("Check: %v, Expand: %v\ndocument: %s", err, goldErr, mustJSON(doc))
+	}
+	if errors.Is(fastErr, errFallback) {
+		return false, goldErr == nil
+	}
+	switch {
+	case fastErr == nil && goldErr != nil:
+		t.Fatalf("fast check accepted a document Expand refuses: %v\ndocument: %s", goldErr, mustJSON(doc))
+	case fastErr != nil && (goldErr == nil || fastErr.Error() != goldErr.Error()):
+		t.Fatalf("fast check error %v, Expand %v\ndocument: %s", fastErr, goldErr, mustJSON(doc))
+	}
+	return true, goldErr == nil
+}
+
+// Safe-mode checking on the fast path agrees with Expand on the vectors,
+// the W3C VC Data Model 2.0 suite fixtures and generated documents (among
+// them undefined terms, relative IRIs, inline and nested contexts).
+func TestCheckDifferential(t *testing.T) {
+	p := newProcessor(t)
+	docs := vectorDocuments(t)
+	suite, err := filepath.Glob(filepath.Join("..", "testdata", "vcdm2-suite", "*.json"))
+	if err != nil || len(suite) < 50 {
+		t.Fatalf("W3C VCDM 2.0 fixtures: %d files, %v", len(suite), err)
+	}
+	for _, path := range suite {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		if json.Unmarshal(data, &m) == nil {
+			docs[path] = m
+		}
+	}
+	fast, fastRefused, total := 0, 0, 0
+	check := func(doc map[string]any) {
+		total++
+		f, ok := checkDifferential(t, p, doc)
+		if f {
+			fast++
+			if !ok {
+				fastRefused++
+			}
+		}
+	}
+	for _, doc := range docs {
+		check(doc)
+		// Each with an undefined property added, at the top and in each
+		// nested object: the fast path must never let one through.
+		bad := jsonvalue.CloneObject(doc)
+		bad["agentidUndefinedTerm"] = "x"
+		check(bad)
+		for k, v := range doc {
+			if obj, ok := v.(map[string]any); ok && k != "@context" {
+				bad := jsonvalue.CloneObject(doc)
+				inner := jsonvalue.CloneObject(obj)
+				inner["agentidUndefinedTerm"] = "x"
+				bad[k] = inner
+				check(bad)
+			}
+		}
+	}
+	n := 3000
+	if testing.Short() {
+		n = 300
+	}
+	for i := range n {
+		g := &docGen{r: rand.New(rand.NewPCG(uint64(i), 7))}
+		check(g.document())
+	}
+	t.Logf("%d documents: %d answered on the fast path (%d of them refused by both)", total, fast, fastRefused)
+	if fast < total/4 {
+		t.Errorf("only %d of %d documents on the fast path", fast, total)
+	}
 }

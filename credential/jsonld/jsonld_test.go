@@ -337,6 +337,9 @@ func TestSafeMode(t *testing.T) {
 		if _, err := Expand(ctx, d); !errors.Is(err, c.want) {
 			t.Errorf("%s (Expand): err = %v, want %v", c.name, err, c.want)
 		}
+		if err := Check(ctx, d); !errors.Is(err, c.want) {
+			t.Errorf("%s (Check): err = %v, want %v", c.name, err, c.want)
+		}
 	}
 	// The examples context's @vocab defines every term: no error.
 	d := base()

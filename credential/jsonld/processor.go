@@ -196,6 +196,15 @@ func Expand(ctx context.Context, doc map[string]any) ([]any, error) {
 	return p.Expand(ctx, doc)
 }
 
+// Check checks doc with the default Processor; see Processor.Check.
+func Check(ctx context.Context, doc map[string]any) error {
+	p, err := Default()
+	if err != nil {
+		return err
+	}
+	return p.Check(ctx, doc)
+}
+
 // Canonicalize canonicalizes doc with the default Processor; see
 // Processor.Canonicalize.
 func Canonicalize(ctx context.Context, doc map[string]any) (string, error) {
@@ -220,6 +229,48 @@ func ToRDF(ctx context.Context, doc map[string]any) (string, error) {
 // and checks the result in safe mode. doc is not modified.
 func (p *Processor) Expand(ctx context.Context, doc map[string]any) ([]any, error) {
 	return p.expand(ctx, doc)
+}
+
+// Check runs the checks of Expand (limits, offline contexts, JSON-LD 1.1
+// expansion, safe mode) without returning the expansion: it fails exactly
+// when Expand fails, with the same error. Documents the fast path covers
+// (see fastrdf.go) are checked by its single walk, which declines every
+// undefined term, relative or invalid IRI and context it cannot process
+// exactly; the others, and every document it declines, go through Expand.
+// doc is not modified.
+func (p *Processor) Check(ctx context.Context, doc map[string]any) error {
+	err := p.checkFast(ctx, doc)
+	if !errors.Is(err, errFallback) {
+		return err
+	}
+	_, err = p.expand(ctx, doc)
+	return err
+}
+
+// checkFast is Check on the fast path, or errFallback. It accepts a
+// document only when the fast path converts all of it, which it does only
+// when json-gold's expansion succeeds and passes the safe-mode check (the
+// differential tests hold it to that); its other errors are those of
+// prepare, which Expand reports first too.
+func (p *Processor) checkFast(ctx context.Context, doc map[string]any) error {
+	doc, err := p.prepare(ctx, doc)
+	if err != nil {
+		return err
+	}
+	key, cacheable := contextKey(doc["@context"])
+	if !cacheable {
+		return errFallback
+	}
+	p.mu.RLock()
+	active, ok := p.parsed[key]
+	p.mu.RUnlock()
+	if !ok {
+		if active, err = p.activeContext(doc["@context"]); err != nil {
+			return errFallback
+		}
+	}
+	_, err = fastQuads(active, doc)
+	return err
 }
 
 // ToRDF expands doc (as Expand does) and returns its RDF dataset as

@@ -44,6 +44,10 @@ const DefaultSQLitePath = "agentid-data/agentid.db"
 // before giving up with SQLITE_BUSY.
 const sqliteBusyTimeout = 10 * time.Second
 
+// sqliteMaxIdleConns is how many idle SQLite connections are kept for
+// reuse.
+const sqliteMaxIdleConns = 32
+
 // Store is a handle on the agentid database. It is safe for concurrent use.
 // A Store handed to the function of Transaction runs every call inside that
 // transaction.
@@ -130,6 +134,11 @@ func Open(ctx context.Context, dbURL string, opts ...Option) (*Store, error) {
 		Logger:                 newGormLogger(o.logger, o.slowThreshold),
 		NowFunc:                now,
 		SkipDefaultTransaction: true,
+		// SQLite parses every statement again unless it is prepared once
+		// and kept (pgx caches PostgreSQL's prepared statements itself).
+		// The cache is bounded: a few queries are built from filters.
+		PrepareStmt:        driver == DriverSQLite,
+		PrepareStmtMaxSize: 256,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open %s database %s: %w", driver, redact(dbURL), err)
@@ -146,6 +155,12 @@ func Open(ctx context.Context, dbURL string, opts ...Option) (*Store, error) {
 		sqlDB.SetConnMaxLifetime(0)
 	case o.maxOpenConns > 0:
 		sqlDB.SetMaxOpenConns(o.maxOpenConns)
+	}
+	if driver == DriverSQLite && !memory {
+		// database/sql keeps 2 idle connections by default: under load the
+		// others are closed as soon as they are released and opened again
+		// (file, pragmas, WAL index, page cache) for the next query.
+		sqlDB.SetMaxIdleConns(sqliteMaxIdleConns)
 	}
 	if driver == DriverPostgres {
 		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
