@@ -40,6 +40,10 @@ type Service struct {
 	listSize int
 	listFull int
 
+	// delegationMax is the longest a delegation may run (0: the default,
+	// DefaultDelegationMaxLifetime).
+	delegationMax time.Duration
+
 	// open caches, per issuer, kind and purpose, the list new indexes are
 	// drawn from, with a count of the allocations made since it was last
 	// counted in the database.

@@ -102,7 +102,10 @@ func (s *Service) ChangeStatus(ctx context.Context, actor Actor, credentialID, s
 	default:
 		return nil, invalid(ErrInvalidStatusRequest, "unknown status", field("/credentialStatus/0/status", fmt.Sprintf("unknown status %q", status)))
 	}
-	var out *store.IssuedCredential
+	var (
+		out      *store.IssuedCredential
+		cascaded int
+	)
 	err := s.store.Transaction(ctx, func(tx *store.Store) error {
 		rec, err := tx.IssuedCredentialByID(ctx, actor.OrganizationID, credentialID, true)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && actor.Kind == ActorPrincipal && rec.PrincipalDID != actor.ID) {
@@ -115,50 +118,16 @@ func (s *Service) ChangeStatus(ctx context.Context, actor Actor, credentialID, s
 		if rec.Status == status {
 			return nil
 		}
-		if rec.Status == store.CredentialRevoked {
-			return conflict(ErrStatusConflict, "the credential is revoked, which is final")
-		}
-		entries, err := tx.StatusEntriesOf(ctx, rec.ID)
-		if err != nil {
+		if err := applyStatus(ctx, tx, rec, status); err != nil {
 			return err
 		}
-		if len(entries) == 0 {
-			return conflict(ErrStatusConflict, "the credential was issued without status entries; its status cannot change")
-		}
-		var changed []store.StatusEntry
-		set := func(e store.StatusEntry, v int) {
-			if e.Value != v {
-				e.Value = v
-				changed = append(changed, e)
+		if status == StatusRevoked {
+			n, err := s.cascadeRevocation(ctx, tx, rec)
+			if err != nil {
+				return err
 			}
+			cascaded = n
 		}
-		for _, e := range entries {
-			switch e.Purpose {
-			case statuslist.PurposeRevocation:
-				if status == StatusRevoked {
-					set(e, 1)
-				}
-			case statuslist.PurposeSuspension:
-				if status == StatusSuspended {
-					set(e, 1)
-				} else if status == StatusActive {
-					set(e, 0)
-				}
-			case store.StatusPurposeToken:
-				switch status {
-				case StatusRevoked:
-					set(e, int(statuslist.StatusInvalid))
-				case StatusSuspended:
-					set(e, int(statuslist.StatusSuspended))
-				default:
-					set(e, int(statuslist.StatusValid))
-				}
-			}
-		}
-		if err := tx.ChangeCredentialStatus(ctx, rec.ID, status, changed); err != nil {
-			return err
-		}
-		rec.Status = status
 		return nil
 	})
 	if err != nil {
@@ -169,8 +138,90 @@ func (s *Service) ChangeStatus(ctx context.Context, actor Actor, credentialID, s
 		return nil, fmt.Errorf("change status of %s to %s: %w", credentialID, status, err)
 	}
 	s.log.InfoContext(ctx, "credential status changed", "credential", credentialID, "status", out.Status,
-		"organization", actor.OrganizationID, "actor", actor.ID)
+		"organization", actor.OrganizationID, "actor", actor.ID, "cascaded", cascaded)
 	return out, nil
+}
+
+// applyStatus moves rec, inside tx, to status, setting its status entries
+// to match. rec is updated.
+func applyStatus(ctx context.Context, tx *store.Store, rec *store.IssuedCredential, status string) error {
+	if rec.Status == store.CredentialRevoked {
+		return conflict(ErrStatusConflict, "the credential is revoked, which is final")
+	}
+	entries, err := tx.StatusEntriesOf(ctx, rec.ID)
+	if err != nil {
+		return err
+	}
+	if len(entries) == 0 {
+		return conflict(ErrStatusConflict, "the credential was issued without status entries; its status cannot change")
+	}
+	var changed []store.StatusEntry
+	set := func(e store.StatusEntry, v int) {
+		if e.Value != v {
+			e.Value = v
+			changed = append(changed, e)
+		}
+	}
+	for _, e := range entries {
+		switch e.Purpose {
+		case statuslist.PurposeRevocation:
+			if status == StatusRevoked {
+				set(e, 1)
+			}
+		case statuslist.PurposeSuspension:
+			if status == StatusSuspended {
+				set(e, 1)
+			} else if status == StatusActive {
+				set(e, 0)
+			}
+		case store.StatusPurposeToken:
+			switch status {
+			case StatusRevoked:
+				set(e, int(statuslist.StatusInvalid))
+			case StatusSuspended:
+				set(e, int(statuslist.StatusSuspended))
+			default:
+				set(e, int(statuslist.StatusValid))
+			}
+		}
+	}
+	if err := tx.ChangeCredentialStatus(ctx, rec.ID, status, changed); err != nil {
+		return err
+	}
+	rec.Status = status
+	return nil
+}
+
+// cascadeRevocation revokes, inside tx, every delegation below rec when rec
+// is a delegation credential, and returns how many it revoked. Those
+// revoked already are left as they are.
+func (s *Service) cascadeRevocation(ctx context.Context, tx *store.Store, rec *store.IssuedCredential) (int, error) {
+	d, err := tx.DelegationByCredentialID(ctx, rec.OrganizationID, rec.CredentialID)
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	below, err := tx.DelegationDescendants(ctx, d.ID)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, child := range below {
+		cr, err := tx.IssuedCredentialByID(ctx, child.OrganizationID, child.CredentialID, true)
+		if err != nil {
+			return n, fmt.Errorf("cascade to %s: %w", child.CredentialID, err)
+		}
+		if cr.Status == store.CredentialRevoked {
+			continue
+		}
+		if err := applyStatus(ctx, tx, cr, StatusRevoked); err != nil {
+			return n, fmt.Errorf("cascade to %s: %w", child.CredentialID, err)
+		}
+		n++
+	}
+	return n, nil
 }
 
 // SignedStatusList is a status list ready to serve.

@@ -53,18 +53,26 @@ func (s *Server) auditRoutes(e *gin.Engine) {
 // has one of the scopes (its Scopes are comma-separated); 403 otherwise.
 func (s *Server) requireScope(scopes ...string) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		tok := adminScope(c)
-		if tok != nil {
-			for _, sc := range strings.Split(tok.Scopes, ",") {
-				if slices.Contains(scopes, strings.TrimSpace(sc)) {
-					c.Next()
-					return
-				}
-			}
+		if tokenHasScope(adminScope(c), scopes...) {
+			c.Next()
+			return
 		}
 		s.writeProblem(c, problem.Forbidden("the token needs one of the scopes "+strings.Join(scopes, ", ")))
 		c.Abort()
 	}
+}
+
+// tokenHasScope reports whether tok (nil: no token) has one of scopes.
+func tokenHasScope(tok *store.AdminToken, scopes ...string) bool {
+	if tok == nil {
+		return false
+	}
+	for _, sc := range strings.Split(tok.Scopes, ",") {
+		if slices.Contains(scopes, strings.TrimSpace(sc)) {
+			return true
+		}
+	}
+	return false
 }
 
 // auditQuery is a parsed GET /audit request.

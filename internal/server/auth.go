@@ -19,33 +19,43 @@ const adminTokenKey = "agentid.adminToken"
 // request is then scoped to the token's organization and nothing else.
 func (s *Server) requireAdmin() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		token, ok := bearerToken(c.GetHeader("Authorization"))
-		if !ok {
-			c.Header("WWW-Authenticate", `Bearer realm="agentid"`)
-			s.writeProblem(c, problem.Unauthorized("an admin token is required: Authorization: Bearer <token>"))
+		if _, ok := s.authenticateAdmin(c); !ok {
 			return
 		}
-		tok, err := s.store.AdminTokenByHash(c.Request.Context(), store.HashToken(token))
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			c.Header("WWW-Authenticate", `Bearer realm="agentid", error="invalid_token"`)
-			s.writeProblem(c, problem.Unauthorized("the admin token is not valid"))
-			return
-		case err != nil:
-			s.fail(c, err)
-			return
-		case !store.TokenMatches(tok.TokenHash, token):
-			s.writeProblem(c, problem.Unauthorized("the admin token is not valid"))
-			return
-		}
-		if tok.LastUsedAt == nil || time.Since(*tok.LastUsedAt) > time.Minute {
-			if err := s.store.TouchAdminToken(c.Request.Context(), tok.ID); err != nil {
-				s.log.Warn("record admin token use", "token_id", tok.ID, "error", err)
-			}
-		}
-		c.Set(adminTokenKey, tok)
 		c.Next()
 	}
+}
+
+// authenticateAdmin authenticates the request's admin bearer token and
+// records it for adminScope. When it cannot, it answers with a 401 problem
+// and returns false.
+func (s *Server) authenticateAdmin(c *gin.Context) (*store.AdminToken, bool) {
+	token, ok := bearerToken(c.GetHeader("Authorization"))
+	if !ok {
+		c.Header("WWW-Authenticate", `Bearer realm="agentid"`)
+		s.writeProblem(c, problem.Unauthorized("an admin token is required: Authorization: Bearer <token>"))
+		return nil, false
+	}
+	tok, err := s.store.AdminTokenByHash(c.Request.Context(), store.HashToken(token))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		c.Header("WWW-Authenticate", `Bearer realm="agentid", error="invalid_token"`)
+		s.writeProblem(c, problem.Unauthorized("the admin token is not valid"))
+		return nil, false
+	case err != nil:
+		s.fail(c, err)
+		return nil, false
+	case !store.TokenMatches(tok.TokenHash, token):
+		s.writeProblem(c, problem.Unauthorized("the admin token is not valid"))
+		return nil, false
+	}
+	if tok.LastUsedAt == nil || time.Since(*tok.LastUsedAt) > time.Minute {
+		if err := s.store.TouchAdminToken(c.Request.Context(), tok.ID); err != nil {
+			s.log.Warn("record admin token use", "token_id", tok.ID, "error", err)
+		}
+	}
+	c.Set(adminTokenKey, tok)
+	return tok, true
 }
 
 // bearerToken extracts the token of an "Authorization: Bearer" header.

@@ -48,7 +48,9 @@ func (s *Server) mountIssuance(r gin.IRouter) {
 	}
 	admin := s.requireAdmin()
 	r.POST("/credentials/issue", admin, s.requireScope(ScopeAdmin, ScopeIssue), s.issueCredential)
-	r.POST("/credentials/status", admin, s.requireScope(ScopeAdmin, ScopeStatus), s.updateCredentialStatus)
+	// An admin token, or a request signed by the principal: the handler
+	// authenticates.
+	r.POST("/credentials/status", s.updateCredentialStatus)
 	r.GET("/credentials", admin, s.requireScope(ScopeAdmin, ScopeRead), s.listCredentials)
 	r.GET("/credentials/:id", admin, s.requireScope(ScopeAdmin, ScopeRead), s.getCredential)
 	r.GET("/status/:list", s.getStatusList)
@@ -168,7 +170,13 @@ func credentialProblem(detail, prefix string, err error) *problem.Problem {
 
 // statusRequest is the VC-API status update body.
 type statusRequest struct {
-	CredentialID     string `json:"credentialId"`
+	// Org is the organization's slug for a principal's signed request
+	// (default organization when empty); an admin token names its own.
+	Org          string `json:"org"`
+	CredentialID string `json:"credentialId"`
+	// Proof is the principal's compact JWS over {credentialId, status,
+	// nonce, iat, aud}, when there is no admin token.
+	Proof            string `json:"proof"`
 	CredentialStatus []struct {
 		Type   string `json:"type"`
 		Status string `json:"status"`
@@ -178,10 +186,31 @@ type statusRequest struct {
 // updateCredentialStatus answers POST /credentials/status:
 // {credentialId, credentialStatus: [{type, status}]} with status revoked,
 // suspended, or active (reinstated). 200 {credentialId, status} once the
-// change is durable.
+// change is durable. The caller is an admin (bearer token with scope admin
+// or credentials:status) or, without an Authorization header, the
+// credential's principal, with a proof: a compact JWS by their did:key
+// over {credentialId, status, nonce, iat, aud}.
 func (s *Server) updateCredentialStatus(c *gin.Context) {
+	var tok *store.AdminToken
+	if c.GetHeader("Authorization") != "" {
+		var ok bool
+		if tok, ok = s.authenticateAdmin(c); !ok {
+			return
+		}
+		if !tokenHasScope(tok, ScopeAdmin, ScopeStatus) {
+			s.writeProblem(c, problem.Forbidden("the token needs one of the scopes "+ScopeAdmin+", "+ScopeStatus))
+			return
+		}
+	}
 	var req statusRequest
 	if !s.bindJSON(c, &req) {
+		return
+	}
+	if tok == nil && req.Proof == "" {
+		c.Header("WWW-Authenticate", `Bearer realm="agentid"`)
+		s.writeProblem(c, problem.New(http.StatusUnauthorized, "unauthorized", "Unauthorized",
+			"an admin token (Authorization: Bearer) or a proof signed by the credential's principal is required",
+			problem.FieldError{Field: "/proof", Reason: "required without an admin token"}))
 		return
 	}
 	var fields []problem.FieldError
@@ -211,9 +240,18 @@ func (s *Server) updateCredentialStatus(c *gin.Context) {
 		s.writeProblem(c, problem.Invalid("the status change request is not usable", fields...))
 		return
 	}
-	tok := adminScope(c)
-	actor := issuer.Actor{Kind: issuer.ActorAdmin, OrganizationID: tok.OrganizationID, ID: tok.ID}
-	rec, err := s.issuer.ChangeStatus(c.Request.Context(), actor, req.CredentialID, target)
+	var (
+		rec *store.IssuedCredential
+		err error
+	)
+	if tok != nil {
+		actor := issuer.Actor{Kind: issuer.ActorAdmin, OrganizationID: tok.OrganizationID, ID: tok.ID}
+		rec, err = s.issuer.ChangeStatus(c.Request.Context(), actor, req.CredentialID, target)
+	} else {
+		rec, err = s.issuer.ChangeStatusSigned(c.Request.Context(), issuer.SignedStatusRequest{
+			Org: req.Org, CredentialID: req.CredentialID, Status: target, Proof: req.Proof,
+		})
+	}
 	if err != nil {
 		s.fail(c, err)
 		return

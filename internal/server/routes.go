@@ -56,7 +56,11 @@ func (s *Server) routes() *gin.Engine {
 	return e
 }
 
-func (s *Server) issuerRoutes(e *gin.Engine) { s.mountIssuance(e); s.mountEnrollment(e) }
+func (s *Server) issuerRoutes(e *gin.Engine) {
+	s.mountIssuance(e)
+	s.mountEnrollment(e)
+	s.mountDelegation(e)
+}
 func (s *Server) verifierRoutes(e *gin.Engine) {
 	s.mountVerification(e)
 }

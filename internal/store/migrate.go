@@ -29,6 +29,7 @@ var migrations = []migration{
 	{version: 3, name: "issuance: issued credentials, status lists and entries", up: migrateIssuance},
 	{version: 4, name: "verifier challenges: single use, shared by replicas", up: migrateChallenges},
 	{version: 5, name: "agent enrollment: enrollments, agents, enrollment policies, EK allowlists", up: migrateEnrollment},
+	{version: 6, name: "delegations: delegation chains, signed request nonces", up: migrateDelegations},
 }
 
 // LatestSchemaVersion is the schema version this build migrates to.
