@@ -5,13 +5,12 @@ import (
 	"encoding/json"
 	"os"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/agentid/agentid/credential"
 	"github.com/agentid/agentid/credential/dataintegrity"
-	"github.com/agentid/agentid/didmethods"
+	"github.com/agentid/agentid/internal/testkeys"
 	"github.com/agentid/agentid/keys"
 	"github.com/agentid/agentid/keys/software"
 )
@@ -25,15 +24,8 @@ type party struct {
 
 func newParty(t *testing.T, typ keys.KeyType) party {
 	t.Helper()
-	k, err := software.Generate(typ)
-	if err != nil {
-		t.Fatal(err)
-	}
-	did, err := didmethods.CreateKey(k.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return party{key: k, did: did, vm: did + "#" + strings.TrimPrefix(did, "did:key:")}
+	k, did, vm := testkeys.New(t, typ)
+	return party{key: k, did: did, vm: vm}
 }
 
 // testNow is the fixed clock of these tests; validity periods are relative

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -18,9 +17,9 @@ import (
 
 	"github.com/agentid/agentid/credential"
 	"github.com/agentid/agentid/didmethods"
+	"github.com/agentid/agentid/internal/testkeys"
 	"github.com/agentid/agentid/internal/testvectors"
 	"github.com/agentid/agentid/keys"
-	"github.com/agentid/agentid/keys/software"
 )
 
 // ariesSigner adapts a keys.Signer to the signer aries' suites take.
@@ -38,15 +37,8 @@ type testKey struct {
 
 func newKey(t testing.TB, typ keys.KeyType) testKey {
 	t.Helper()
-	k, err := software.Generate(typ)
-	if err != nil {
-		t.Fatal(err)
-	}
-	did, err := didmethods.CreateKey(k.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return testKey{signer: k, did: did, vm: did + "#" + strings.TrimPrefix(did, "did:key:")}
+	k, did, vm := testkeys.New(t, typ)
+	return testKey{signer: k, did: did, vm: vm}
 }
 
 type signOpts struct {

@@ -143,10 +143,17 @@ func (f *issuanceFixture) call(t testing.TB, method, path, token string, body an
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	return send(t, f.client, req, header...)
+}
+
+// send sets the header pairs on req, sends it with client and reads the
+// whole response.
+func send(t testing.TB, client *http.Client, req *http.Request, header ...string) response {
+	t.Helper()
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
-	resp, err := f.client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

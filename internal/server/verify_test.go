@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -25,6 +24,7 @@ import (
 	"github.com/agentid/agentid/didmethods"
 	"github.com/agentid/agentid/internal/store"
 	"github.com/agentid/agentid/internal/store/storetest"
+	"github.com/agentid/agentid/internal/testkeys"
 	"github.com/agentid/agentid/keys"
 	"github.com/agentid/agentid/keys/software"
 	"github.com/agentid/agentid/verifier"
@@ -39,15 +39,8 @@ type keyParty struct {
 
 func newKeyParty(t testing.TB, typ keys.KeyType) keyParty {
 	t.Helper()
-	k, err := software.Generate(typ)
-	if err != nil {
-		t.Fatal(err)
-	}
-	did, err := didmethods.CreateKey(k.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return keyParty{key: k, did: did, vm: did + "#" + strings.TrimPrefix(did, "did:key:")}
+	k, did, vm := testkeys.New(t, typ)
+	return keyParty{key: k, did: did, vm: vm}
 }
 
 // identityVC is the schemas package's AgentIdentityCredential example
@@ -198,19 +191,7 @@ func (ls *liveServer) post(t testing.TB, path string, body any, header ...string
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	out, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return response{status: resp.StatusCode, header: resp.Header, body: out}
+	return send(t, http.DefaultClient, req, header...)
 }
 
 // challenge asks ls for a challenge.

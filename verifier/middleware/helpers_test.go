@@ -7,14 +7,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/agentid/agentid/credential"
 	"github.com/agentid/agentid/credential/dataintegrity"
 	"github.com/agentid/agentid/credential/sdjwt"
-	"github.com/agentid/agentid/didmethods"
+	"github.com/agentid/agentid/internal/testkeys"
 	"github.com/agentid/agentid/keys"
 	"github.com/agentid/agentid/keys/software"
 	"github.com/agentid/agentid/verifier"
@@ -30,15 +29,8 @@ type party struct {
 
 func newParty(t *testing.T, typ keys.KeyType) party {
 	t.Helper()
-	k, err := software.Generate(typ)
-	if err != nil {
-		t.Fatal(err)
-	}
-	did, err := didmethods.CreateKey(k.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return party{key: k, did: did, vm: did + "#" + strings.TrimPrefix(did, "did:key:")}
+	k, did, vm := testkeys.New(t, typ)
+	return party{key: k, did: did, vm: vm}
 }
 
 // Names of the tests' scope.

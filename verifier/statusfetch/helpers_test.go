@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -19,6 +18,7 @@ import (
 	"github.com/agentid/agentid/credential/statuslist"
 	"github.com/agentid/agentid/didmethods"
 	"github.com/agentid/agentid/internal/netguard"
+	"github.com/agentid/agentid/internal/testkeys"
 	"github.com/agentid/agentid/keys"
 	"github.com/agentid/agentid/keys/software"
 )
@@ -34,15 +34,8 @@ type party struct {
 
 func newParty(t testing.TB, typ keys.KeyType) party {
 	t.Helper()
-	k, err := software.Generate(typ)
-	if err != nil {
-		t.Fatal(err)
-	}
-	did, err := didmethods.CreateKey(k.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return party{key: k, did: did, vm: did + "#" + strings.TrimPrefix(did, "did:key:")}
+	k, did, vm := testkeys.New(t, typ)
+	return party{key: k, did: did, vm: vm}
 }
 
 // resolver resolves did:key, offline.
