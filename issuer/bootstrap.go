@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/agentid/agentid/didmethods"
 	"github.com/agentid/agentid/internal/store"
 	"github.com/agentid/agentid/keys"
 )
@@ -61,22 +60,9 @@ func Bootstrap(ctx context.Context, st *store.Store, km *keys.Manager, opts Boot
 	}
 
 	org := &store.Organization{Slug: DefaultOrganizationSlug, Name: "Default organization", IsDefault: true}
-	var identities []store.IssuerIdentity
-	for _, spec := range []struct {
-		typ   keys.KeyType
-		suite string
-	}{{keys.Ed25519, "eddsa-rdfc-2022"}, {keys.P256, "ecdsa-rdfc-2019"}} {
-		signer, err := km.Create(ctx, opts.KeyScheme, spec.typ)
-		if err != nil {
-			return nil, fmt.Errorf("bootstrap: create %s issuer key: %w", spec.typ, err)
-		}
-		did, err := didmethods.CreateKey(signer.Public())
-		if err != nil {
-			return nil, fmt.Errorf("bootstrap: did:key of %s issuer key: %w", spec.typ, err)
-		}
-		identities = append(identities, store.IssuerIdentity{
-			DID: did, KeyURI: signer.URI(), KeyType: string(spec.typ), Cryptosuite: spec.suite, Active: true,
-		})
+	identities, err := didKeyIdentities(ctx, km, opts.KeyScheme)
+	if err != nil {
+		return nil, fmt.Errorf("bootstrap: %w", err)
 	}
 
 	token, generated := opts.AdminToken, false

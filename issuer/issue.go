@@ -61,6 +61,9 @@ type IssueOptions struct {
 	// NoStatus leaves status entries out (VC-API options.credentialStatus
 	// false): the credential can then be neither revoked nor suspended.
 	NoStatus bool
+	// SDJWTEvidence carries the credential's evidence over to the SD-JWT
+	// VC as its (selectively disclosable) evidence claim; dc+sd-jwt only.
+	SDJWTEvidence bool
 }
 
 // Issued is an issued credential.
@@ -95,6 +98,9 @@ type plan struct {
 	cred     *credential.Credential
 	sd       *sdjwt.VC
 	purposes []statusSpec
+	// newID is set when plan gave the credential a fresh random id, which
+	// no stored credential can have.
+	newID bool
 }
 
 // statusSpec is one status entry to allocate.
@@ -124,10 +130,14 @@ func (s *Service) Issue(ctx context.Context, orgID string, doc map[string]any, o
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.store.IssuedCredentialByID(ctx, orgID, p.cred.ID(), false); err == nil {
-		return nil, conflict(ErrCredentialExists, fmt.Sprintf("the organization has issued a credential with id %s already", p.cred.ID()))
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return nil, fmt.Errorf("issue: %w", err)
+	// A credential id given by the caller may be taken: find out before
+	// signing. (Storing checks again, as part of the same transaction.)
+	if !p.newID {
+		if _, err := s.store.IssuedCredentialByID(ctx, orgID, p.cred.ID(), false); err == nil {
+			return nil, conflict(ErrCredentialExists, fmt.Sprintf("the organization has issued a credential with id %s already", p.cred.ID()))
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("issue: %w", err)
+		}
 	}
 
 	var out *Issued
@@ -168,8 +178,10 @@ func (s *Service) Issue(ctx context.Context, orgID string, doc map[string]any, o
 // signing. An index another issuer claimed since the draw costs a new draw
 // and a new signature, as a claim conflict inside the transaction did.
 func (s *Service) issueTx(ctx context.Context, p *plan, lists []*store.StatusList) (*Issued, error) {
+	s.commits.signing.Add(1)
+	defer s.commits.signing.Add(-1)
 	for range 16 {
-		rowID := newRowID()
+		rowID := newOrderedID()
 		refs := make([]StatusRef, 0, len(p.purposes))
 		for i, sp := range p.purposes {
 			ref, err := s.draw(ctx, lists[i], sp)
@@ -204,24 +216,10 @@ func (e *indexTakenError) Error() string { return e.err.Error() }
 func (e *indexTakenError) Unwrap() error { return e.err }
 
 // storeIssued claims the status indexes refs and stores the signed credential
-// rec, in one transaction.
+// rec, in one transaction shared with the other issuances queued at the time
+// (group commit, batch.go).
 func (s *Service) storeIssued(ctx context.Context, rec *store.IssuedCredential, refs []StatusRef) error {
-	if s.store.Driver() == store.DriverSQLite {
-		s.writeMu.Lock()
-		defer s.writeMu.Unlock()
-	}
-	return s.store.Transaction(ctx, func(tx *store.Store) error {
-		for _, ref := range refs {
-			err := tx.ClaimStatusIndex(ctx, &store.StatusEntry{ListID: ref.ListID, Index: ref.Index, CredentialRowID: rec.ID, Purpose: ref.Purpose})
-			if errors.Is(err, store.ErrConflict) {
-				return &indexTakenError{err}
-			}
-			if err != nil {
-				return err
-			}
-		}
-		return tx.CreateIssuedCredential(ctx, rec)
-	})
+	return s.commit(ctx, rec, refs)
 }
 
 // errListFull is a list on which random draws found no free index.
@@ -335,13 +333,37 @@ func (s *Service) recount(ctx context.Context, key listKey, l *store.StatusList)
 	}
 }
 
-// draw picks a random index of list for sp that no committed entry holds.
-// The unique key on (list, index), when the index is claimed, is the
-// guarantee; the taken check only makes a collision with committed entries
-// unlikely to cost an insert.
+// lookupFromPercent is the fill level of a list, in percent, from which
+// draw asks the database whether a drawn index is taken before the
+// credential is signed. Below it a drawn index is taken rarely (less than
+// one draw in 16), and a taken one costs only a new draw and signature
+// when the group commit finds it: less than a lookup for every draw.
+const lookupFromPercent = 6
+
+// sparse reports whether list, as far as this process knows, is filled
+// below lookupFromPercent.
+func (s *Service) sparse(list *store.StatusList) bool {
+	s.openMu.Lock()
+	defer s.openMu.Unlock()
+	ol := s.open[listKey{list.IssuerDID, list.Kind, list.Purpose}]
+	if ol == nil || ol.list.ID != list.ID {
+		return false
+	}
+	return (ol.counted+ol.since)*100 < list.Size*lookupFromPercent
+}
+
+// draw picks a random index of list for sp that, unless the list is
+// sparse, no committed entry holds. The unique key on (list, index), when
+// the index is claimed, is the guarantee; the group commit checks the
+// drawn indexes before it inserts; the lookup here only makes a collision
+// with committed entries unlikely to cost a signature.
 func (s *Service) draw(ctx context.Context, list *store.StatusList, sp statusSpec) (StatusRef, error) {
 	var takenErr error
+	lookup := !s.sparse(list)
 	idx, err := statuslist.RandomIndex(rand.Reader, list.Size, func(i int) bool {
+		if !lookup {
+			return false
+		}
 		taken, err := s.store.StatusIndexTaken(ctx, list.ID, i)
 		if err != nil {
 			takenErr = err
@@ -408,7 +430,7 @@ func (s *Service) sign(ctx context.Context, p *plan, refs []StatusRef) (*store.I
 			vc.Status = map[string]any{"status_list": map[string]any{"idx": refs[0].Index, "uri": refs[0].List}}
 		}
 		vc.IssuedAt = s.clock()
-		compact, err := sdjwt.IssueVC(ctx, p.signer, vc, sdjwt.IssueOptions{})
+		compact, err := sdjwt.IssueVC(ctx, p.signer, vc, sdjwt.IssueOptions{Disclose: disclosable(vc.Claims)})
 		if err != nil {
 			return nil, nil, fmt.Errorf("sign SD-JWT VC: %w", err)
 		}
@@ -499,7 +521,8 @@ func (s *Service) plan(ctx context.Context, orgID string, in map[string]any, opt
 	// Defaults.
 	now := s.clock().Format(time.RFC3339)
 	if _, ok := p.doc["id"]; !ok {
-		p.doc["id"] = "urn:uuid:" + newRowID()
+		p.doc["id"] = "urn:uuid:" + newOrderedID()
+		p.newID = true
 	}
 	switch p.cred.Version() {
 	case credential.V2:
@@ -552,6 +575,9 @@ func (s *Service) plan(ctx context.Context, orgID string, in map[string]any, opt
 		if err != nil {
 			return nil, err
 		}
+		if ev, ok := p.cred.Map()["evidence"]; ok && opts.SDJWTEvidence {
+			vc.Claims["evidence"] = ev
+		}
 		p.sd = vc
 	}
 	return p, nil
@@ -566,13 +592,26 @@ func (s *Service) pickIssuer(ctx context.Context, p *plan, opts IssueOptions) er
 	named, obj := p.cred.Issuer()
 	_, present := p.doc["issuer"]
 	var id *store.IssuerIdentity
+	want := []keys.KeyType{keys.Ed25519}
+	switch {
+	case p.format == FormatSDJWT:
+		want = []keys.KeyType{keys.P256, keys.P384, keys.Ed25519}
+	case p.suite == dataintegrity.ECDSARDFC2019:
+		want = []keys.KeyType{keys.P256, keys.P384}
+	}
 	switch {
 	case named != "":
-		for i := range ids {
-			if ids[i].DID == named && ids[i].Active {
-				id = &ids[i]
+		if strings.HasPrefix(named, "did:web:") && !slices.ContainsFunc(ids, func(i store.IssuerIdentity) bool { return i.DID == named }) {
+			// An organization created since the server started gets its
+			// did:web identities on first use.
+			if ids, err = s.webIdentitiesNow(ctx, p.orgID); err != nil {
+				return fmt.Errorf("issue: %w", err)
 			}
 		}
+		// A did:web has an active key of each type: take the one the
+		// format and cryptosuite want, else any (whose suite is then
+		// checked below).
+		id = pickActive(ids, named, want)
 		if id == nil {
 			return invalid(ErrUnknownIssuer, "the credential's issuer is not an active issuer identity of your organization",
 				field(issuerPointer(obj), fmt.Sprintf("%s is not an active issuer identity of this organization; GET /admin/organization lists them", named)))
@@ -581,17 +620,12 @@ func (s *Service) pickIssuer(ctx context.Context, p *plan, opts IssueOptions) er
 		return invalid(ErrInvalidCredential, "the credential's issuer is not usable",
 			field("/credential/issuer", "must be a DID string or an object with an id"))
 	default:
-		want := []keys.KeyType{keys.Ed25519}
-		switch {
-		case p.format == FormatSDJWT:
-			want = []keys.KeyType{keys.P256, keys.P384, keys.Ed25519}
-		case p.suite == dataintegrity.ECDSARDFC2019:
-			want = []keys.KeyType{keys.P256, keys.P384}
-		}
+		// The default is a did:key identity (KeyID empty), which anyone
+		// can resolve offline.
 	pick:
 		for _, kt := range want {
 			for i := range ids {
-				if ids[i].Active && ids[i].KeyType == string(kt) {
+				if ids[i].Active && ids[i].KeyID == "" && ids[i].KeyType == string(kt) {
 					id = &ids[i]
 					break pick
 				}
@@ -625,7 +659,7 @@ func (s *Service) pickIssuer(ctx context.Context, p *plan, opts IssueOptions) er
 		}
 		p.suite = suite
 	}
-	vm, err := verificationMethod(id.DID)
+	vm, err := identityVM(*id)
 	if err != nil {
 		return fmt.Errorf("issue as %s: %w", id.DID, err)
 	}
@@ -762,4 +796,20 @@ func sdJWTFrom(p *plan, vct string) (*sdjwt.VC, error) {
 		}
 	}
 	return vc, nil
+}
+
+// disclosable names the claims of an SD-JWT VC that the holder may withhold:
+// every top-level claim but jti. The credential id stays visible so that a
+// verifier's audit event always names the credential that was presented
+// (cnf, iss and status are plain anyway).
+func disclosable(claims map[string]any) []string {
+	out := make([]string, 0, len(claims))
+	for k := range claims {
+		if k == "jti" {
+			continue
+		}
+		out = append(out, "/"+strings.ReplaceAll(strings.ReplaceAll(k, "~", "~0"), "/", "~1"))
+	}
+	slices.Sort(out)
+	return out
 }

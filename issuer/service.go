@@ -27,9 +27,12 @@ type Service struct {
 	store     *store.Store
 	keys      *keys.Manager
 	publicURL string
-	now       func() time.Time
-	log       *slog.Logger
-	maxAge    time.Duration
+	// webBase is the method-specific part of the did:web of publicURL
+	// (WebBase); empty when publicURL is not https.
+	webBase string
+	now     func() time.Time
+	log     *slog.Logger
+	maxAge  time.Duration
 
 	// tpmRoots are the TPM manufacturer roots agent enrollment trusts EK
 	// certificates under (WithTPMRoots); nil trusts none.
@@ -49,9 +52,9 @@ type Service struct {
 	// counted in the database.
 	openMu sync.Mutex
 	open   map[listKey]*openList
-	// writeMu serializes this process's issuance transactions on SQLite,
-	// which admits one writer at a time and makes the others poll.
-	writeMu sync.Mutex
+	// commits is the group commit of issuances (batch.go): one writer
+	// stores every queued issuance in one transaction.
+	commits committer
 }
 
 // Option configures a Service.
@@ -113,6 +116,9 @@ func New(opts ...Option) (*Service, error) {
 		return nil, fmt.Errorf("issuer: public URL %q: want an absolute http(s) URL without query or fragment", s.publicURL)
 	}
 	s.publicURL = strings.TrimSuffix(s.publicURL, "/")
+	if s.webBase, err = WebBase(s.publicURL); err != nil {
+		return nil, fmt.Errorf("issuer: %w", err)
+	}
 	return s, nil
 }
 

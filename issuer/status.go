@@ -106,7 +106,7 @@ func (s *Service) ChangeStatus(ctx context.Context, actor Actor, credentialID, s
 		out      *store.IssuedCredential
 		cascaded int
 	)
-	err := s.store.Transaction(ctx, func(tx *store.Store) error {
+	change := func(tx *store.Store) error {
 		rec, err := tx.IssuedCredentialByID(ctx, actor.OrganizationID, credentialID, true)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && actor.Kind == ActorPrincipal && rec.PrincipalDID != actor.ID) {
 			return notFound("no credential with id " + credentialID)
@@ -121,15 +121,26 @@ func (s *Service) ChangeStatus(ctx context.Context, actor Actor, credentialID, s
 		if err := applyStatus(ctx, tx, rec, status); err != nil {
 			return err
 		}
-		if status == StatusRevoked {
-			n, err := s.cascadeRevocation(ctx, tx, rec)
-			if err != nil {
-				return err
-			}
-			cascaded = n
+		// A delegation's credentials share their status, and a
+		// revocation cascades to the delegations below it.
+		n, err := s.followDelegation(ctx, tx, rec, status)
+		if err != nil {
+			return err
 		}
+		cascaded = n
 		return nil
-	})
+	}
+	// Changes that lock the same credentials in another order (the two
+	// credentials of one delegation, changed at once) can deadlock on
+	// PostgreSQL: the database aborts one, which is tried again.
+	var err error
+	for attempt := 1; ; attempt++ {
+		err = s.store.Transaction(ctx, change)
+		if err == nil || attempt == 3 || !store.Retryable(err) {
+			break
+		}
+		s.log.WarnContext(ctx, "retrying status change", "credential", credentialID, "attempt", attempt, "error", err)
+	}
 	if err != nil {
 		var ie *Error
 		if errors.As(err, &ie) {
@@ -190,38 +201,6 @@ func applyStatus(ctx context.Context, tx *store.Store, rec *store.IssuedCredenti
 	}
 	rec.Status = status
 	return nil
-}
-
-// cascadeRevocation revokes, inside tx, every delegation below rec when rec
-// is a delegation credential, and returns how many it revoked. Those
-// revoked already are left as they are.
-func (s *Service) cascadeRevocation(ctx context.Context, tx *store.Store, rec *store.IssuedCredential) (int, error) {
-	d, err := tx.DelegationByCredentialID(ctx, rec.OrganizationID, rec.CredentialID)
-	if errors.Is(err, store.ErrNotFound) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	below, err := tx.DelegationDescendants(ctx, d.ID)
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, child := range below {
-		cr, err := tx.IssuedCredentialByID(ctx, child.OrganizationID, child.CredentialID, true)
-		if err != nil {
-			return n, fmt.Errorf("cascade to %s: %w", child.CredentialID, err)
-		}
-		if cr.Status == store.CredentialRevoked {
-			continue
-		}
-		if err := applyStatus(ctx, tx, cr, StatusRevoked); err != nil {
-			return n, fmt.Errorf("cascade to %s: %w", child.CredentialID, err)
-		}
-		n++
-	}
-	return n, nil
 }
 
 // SignedStatusList is a status list ready to serve.
@@ -292,7 +271,7 @@ func served(l *store.StatusList, body []byte, signedAt time.Time) *SignedStatusL
 // signList builds the list from its set entries and signs it with the key
 // of the identity that issues on it.
 func (s *Service) signList(ctx context.Context, l *store.StatusList, entries []store.StatusEntry) (body []byte, encoded string, signedAt time.Time, err error) {
-	id, err := s.store.IssuerIdentityByDID(ctx, l.IssuerDID)
+	id, err := s.listIdentity(ctx, l)
 	if err != nil {
 		return nil, "", time.Time{}, err
 	}
@@ -300,7 +279,7 @@ func (s *Service) signList(ctx context.Context, l *store.StatusList, entries []s
 	if err != nil {
 		return nil, "", time.Time{}, fmt.Errorf("load key of %s: %w", id.DID, err)
 	}
-	vm, err := verificationMethod(id.DID)
+	vm, err := identityVM(*id)
 	if err != nil {
 		return nil, "", time.Time{}, err
 	}

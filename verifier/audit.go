@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/agentid/agentid/internal/auditchain"
@@ -73,10 +74,36 @@ type Event struct {
 // an event in a hash chain in the database, one chain per organization. It
 // is safe for concurrent use, and any number of processes may append to one
 // database.
+//
+// Concurrent Records are committed in groups: the events queued while one
+// transaction runs are appended together by the next one (at most
+// maxAuditBatch events), so the database sees one transaction, and one
+// durable commit, per group instead of per verification. Each Record still
+// returns only once its own event is committed, or with the error that
+// kept it from being committed.
 type AuditLog struct {
 	store *store.Store
 	now   func() time.Time
 	log   *slog.Logger
+
+	mu      sync.Mutex
+	queue   []*pendingEvent
+	writing bool // a goroutine is draining queue
+}
+
+// maxAuditBatch caps the events of one group commit.
+const maxAuditBatch = 256
+
+// auditWriteTimeout bounds one group commit. A group is not tied to the
+// context of any one request in it, so that a caller that gives up does not
+// abort the others' events.
+const auditWriteTimeout = 30 * time.Second
+
+// pendingEvent is a queued event and, once done is closed, the outcome.
+type pendingEvent struct {
+	rec  *AuditRecord
+	err  error
+	done chan struct{}
 }
 
 // AuditOption configures an AuditLog.
@@ -114,9 +141,11 @@ func NewAuditLog(st *store.Store, opts ...AuditOption) (*AuditLog, error) {
 }
 
 // Record appends ev to its organization's chain and returns the record with
-// its sequence number and hash. A verification whose event cannot be
-// recorded must not be reported as verified: callers fail closed on an
-// error.
+// its sequence number and hash once the event is committed, together with
+// the events other goroutines recorded meanwhile (see AuditLog). A
+// verification whose event cannot be recorded must not be reported as
+// verified: callers fail closed on an error. When ctx ends first, Record
+// returns its error; the event may then still be committed with its group.
 func (a *AuditLog) Record(ctx context.Context, ev Event) (*AuditRecord, error) {
 	if ev.Time.IsZero() {
 		ev.Time = a.now()
@@ -134,12 +163,79 @@ func (a *AuditLog) Record(ctx context.Context, ev Event) (*AuditRecord, error) {
 		Reasons:        slices.Clone(ev.Reasons),
 		RequestID:      ev.RequestID,
 	}
-	if err := a.store.AppendAuditEvent(ctx, rec); err != nil {
+	if err := store.PrepareAuditEvent(rec); err != nil {
 		return nil, fmt.Errorf("record audit event: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("record audit event: %w", err)
+	}
+	p := &pendingEvent{rec: rec, done: make(chan struct{})}
+	a.mu.Lock()
+	a.queue = append(a.queue, p)
+	if !a.writing {
+		a.writing = true
+		go a.drain()
+	}
+	a.mu.Unlock()
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		// The event may still be committed by the group it is in; the
+		// caller is told only that it cannot count on it.
+		return nil, fmt.Errorf("record audit event: %w", ctx.Err())
+	}
+	if p.err != nil {
+		return nil, fmt.Errorf("record audit event: %w", p.err)
 	}
 	a.log.DebugContext(ctx, "audit event recorded", "seq", rec.Seq, "organization", rec.OrganizationID,
 		"agent", rec.Agent, "decision", rec.Decision, "request_id", rec.RequestID)
 	return rec, nil
+}
+
+// drain appends the queued events in groups until the queue is empty.
+func (a *AuditLog) drain() {
+	for {
+		a.mu.Lock()
+		n := min(len(a.queue), maxAuditBatch)
+		if n == 0 {
+			a.writing = false
+			a.mu.Unlock()
+			return
+		}
+		batch := a.queue[:n:n]
+		a.queue = a.queue[n:]
+		if len(a.queue) == 0 {
+			a.queue = nil // let the backing array go
+		}
+		a.mu.Unlock()
+		a.commit(batch)
+	}
+}
+
+// commit appends batch in one transaction. When that fails and the batch
+// has more than one event, each event is tried on its own, so that an event
+// the database refuses (say, of an organization deleted meanwhile) fails
+// alone.
+func (a *AuditLog) commit(batch []*pendingEvent) {
+	ctx, cancel := context.WithTimeout(context.Background(), auditWriteTimeout)
+	defer cancel()
+	recs := make([]*AuditRecord, len(batch))
+	for i, p := range batch {
+		recs[i] = p.rec
+	}
+	err := a.store.AppendAuditEvents(ctx, recs)
+	if err != nil && len(batch) > 1 {
+		a.log.Warn("audit group commit failed; appending its events one by one", "events", len(batch), "error", err)
+		for _, p := range batch {
+			p.err = a.store.AppendAuditEvents(ctx, []*AuditRecord{p.rec})
+			close(p.done)
+		}
+		return
+	}
+	for _, p := range batch {
+		p.err = err
+		close(p.done)
+	}
 }
 
 // List returns one page of the events f selects, in sequence order.

@@ -56,7 +56,7 @@ func (v *Verifier) policy(ctx context.Context, r *recorder, c *credential.Creden
 		entries = append(entries, StatusEntry{Kind: kind, Entry: s})
 	}
 	v.checkStatus(ctx, r, issuer, entries)
-	v.trust(r, issuer)
+	v.trust(ctx, r, issuer, c.Types())
 }
 
 // structure is the structure check: the VC Data Model rules on the JSON.
@@ -210,29 +210,15 @@ func (v *Verifier) schema(r *recorder, c *credential.Credential) {
 	r.pass(CheckSchema)
 }
 
-// trust is the trustedIssuer check.
-func (v *Verifier) trust(r *recorder, issuer string) {
-	if !r.on(CheckTrustedIssuer) {
-		return
-	}
-	if len(v.trusted) == 0 {
-		r.warn(CheckTrustedIssuer, CodeUntrustedIssuer, "no trusted issuer list is configured: issuer "+issuer+" was not judged")
-		return
-	}
-	if !v.trusted[issuer] {
-		r.fail(CheckTrustedIssuer, CodeUntrustedIssuer, "issuer "+issuer+" is not a trusted issuer")
-		return
-	}
-	r.pass(CheckTrustedIssuer)
-}
-
 // embeddedFacts reads the facts of a credential, whatever its validity.
 func embeddedFacts(c *credential.Credential) *CredentialFacts {
 	f := &CredentialFacts{Format: FormatLDPVC, ID: c.ID(), Types: c.Types()}
 	f.Issuer, _ = c.Issuer()
 	if subs := c.Subjects(); len(subs) > 0 {
 		f.Subject, _ = subs[0]["id"].(string)
+		f.subject = subs[0]
 	}
+	f.parent = parentOf(f.subject, c.Map()["evidence"])
 	if t, ok := c.NotBefore(); ok {
 		f.ValidFrom = &t
 	}

@@ -51,10 +51,17 @@ func (v *Verifier) verifyVP(ctx context.Context, r *recorder, doc map[string]any
 		}
 	}
 
+	type held struct {
+		r     *recorder
+		facts *CredentialFacts
+		bound []string // whom the credential is about: subject ids, or the cnf key's did:key
+	}
+	var all []held
 	for i, pc := range p.VerifiableCredentials() {
-		cr := r.within(fmt.Sprintf("/verifiableCredential/%d", i))
+		at := fmt.Sprintf("/verifiableCredential/%d", i)
+		cr := r.within(at)
 		var facts *CredentialFacts
-		var bound []string // whom the credential is about: subject ids, or the cnf key's did:key
+		var bound []string
 		switch {
 		case pc.Embedded != nil:
 			facts = v.verifyEmbedded(ctx, cr, pc.Embedded.Map(), "")
@@ -63,9 +70,21 @@ func (v *Verifier) verifyVP(ctx context.Context, r *recorder, doc map[string]any
 			facts, bound = v.verifyEnveloped(ctx, cr, pc.Enveloped)
 		}
 		if facts != nil {
+			facts.at = at
 			r.res.Credentials = append(r.res.Credentials, *facts)
 		}
-		v.holderBinding(cr, presenter, bound)
+		all = append(all, held{cr, facts, bound})
+	}
+	// A parent delegation in a chain is about the agent that delegated
+	// further, not the presenter: its binding is the chain's (its subject
+	// is its child's delegator), which chainParents establishes.
+	parents := chainParents(r.res.Credentials, presenter)
+	for _, h := range all {
+		if h.facts != nil && parents[h.facts.at] {
+			r.pass(CheckHolderBinding)
+			continue
+		}
+		v.holderBinding(h.r, presenter, h.bound)
 	}
 }
 

@@ -50,12 +50,23 @@ const (
 	// CheckDomain: the presentation's proof domain (or KB-JWT aud) is the
 	// expected one.
 	CheckDomain Check = "domain"
+	// CheckDelegation: every presented AgentDelegationCredential chain is
+	// sound (each sub-delegation presented with its parents, each link
+	// delegated by its parent's subject and narrowing it, the root
+	// delegated by the agent's principal), and a requested action on a
+	// resource is granted by a delegation of the agent whose audience lists
+	// the relying party and which is in force. See delegation.go.
+	CheckDelegation Check = "delegation"
+	// CheckAssurance: the credentials about the agent show at least the
+	// requested hardwareBinding.assurance (Options.MinAssurance).
+	CheckAssurance Check = "assurance"
 )
 
 // AllChecks lists every check in pipeline order.
 var AllChecks = []Check{
 	CheckStructure, CheckContext, CheckProof, CheckIssuerController, CheckValidity,
 	CheckSchema, CheckStatus, CheckTrustedIssuer, CheckHolderBinding, CheckChallenge, CheckDomain,
+	CheckDelegation, CheckAssurance,
 }
 
 // Problem codes: a short machine-readable reason within a check.
@@ -77,6 +88,7 @@ const (
 	CodeSuspended             = "suspended"
 	CodeStatusSet             = "statusSet"
 	CodeUntrustedIssuer       = "untrustedIssuer"
+	CodeNoTrustList           = "noTrustList"
 	CodeHolderMismatch        = "holderMismatch"
 	CodeKeyBindingMissing     = "keyBindingMissing"
 	CodeInvalidKeyBinding     = "invalidKeyBinding"
@@ -87,6 +99,15 @@ const (
 	CodeUnknownCheck          = "unknownCheck"
 	CodeUnsupportedInputType  = "unsupportedInput"
 	CodeVerificationCancelled = "cancelled"
+	// Codes of the delegation and assurance checks.
+	CodeNoDelegation          = "noDelegation"
+	CodeScopeNotGranted       = "scopeNotGranted"
+	CodeAudienceMismatch      = "audienceMismatch"
+	CodeDelegationExpired     = "delegationExpired"
+	CodeChainBroken           = "chainBroken"
+	CodeChainWidens           = "chainWidens"
+	CodeDelegatorMismatch     = "delegatorMismatch"
+	CodeInsufficientAssurance = "insufficientAssurance"
 )
 
 // Problem is one error or warning of a verification.
@@ -130,6 +151,15 @@ type CredentialFacts struct {
 	// Disclosed are the JSON pointers of the SD-JWT VC claims that came
 	// from disclosures.
 	Disclosed []string `json:"disclosed,omitempty"`
+
+	// subject is the (first) credential subject of an embedded credential,
+	// or the claims of an SD-JWT VC: what the agent and delegation checks
+	// read.
+	subject map[string]any
+	// parent is the id of the delegation a sub-delegation narrows, if any.
+	parent string
+	// at is the JSON pointer of the credential in its presentation.
+	at string
 }
 
 // PresentationFacts are what a verification learned about a presentation.
@@ -166,6 +196,10 @@ type Result struct {
 	// VerifyPresentation and the credentials it holds.
 	Presentation *PresentationFacts `json:"presentation,omitempty"`
 	Credentials  []CredentialFacts  `json:"credentials,omitempty"`
+	// Agent is what the credentials say about the agent: its DID, issuer,
+	// principal, assurance, delegation and presented claims. Like the
+	// facts, it is trustworthy only when Verified is true.
+	Agent *Agent `json:"agent,omitempty"`
 }
 
 // Failed reports whether check c reported an error.
@@ -197,6 +231,9 @@ type recorder struct {
 	enabled map[Check]bool
 	state   map[Check]checkState
 	res     *Result
+	// trust is the call's trust policy (Options.Trust), nil for the
+	// verifier's own.
+	trust *TrustPolicy
 	// at is the JSON pointer of the credential being checked inside a
 	// presentation ("" at the top level).
 	at string
@@ -228,7 +265,7 @@ func (r *recorder) on(c Check) bool { return r.enabled[c] }
 // at returns a recorder that shares r's state but attributes problems to the
 // presented credential at pointer.
 func (r *recorder) within(pointer string) *recorder {
-	return &recorder{enabled: r.enabled, state: r.state, res: r.res, at: pointer}
+	return &recorder{enabled: r.enabled, state: r.state, res: r.res, trust: r.trust, at: pointer}
 }
 
 func (r *recorder) pass(c Check) {

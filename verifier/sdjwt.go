@@ -60,10 +60,12 @@ func (v *Verifier) verifySDJWTOrJWT(ctx context.Context, r *recorder, compact st
 // verifySDJWT verifies an SD-JWT VC, with its KB-JWT when there is one.
 //
 // credential/sdjwt stops at the first failure, so to name each check it is
-// run twice: first on the SD-JWT without its KB-JWT (structure, issuer key,
-// signature and disclosures, validity), then, when that passed and a KB-JWT
-// is present, on the whole presentation (holder binding, challenge,
-// domain), where any new failure can only come from the KB-JWT.
+// run in two steps: first sdjwt.Verify on the SD-JWT without its KB-JWT
+// (structure, issuer key, signature and disclosures, validity), then, when
+// that passed and a KB-JWT is present, sdjwt.VerifyKeyBinding on the whole
+// presentation against that result (holder binding, challenge, domain),
+// where any failure can only come from the KB-JWT. The issuer's signature
+// is verified once.
 func (v *Verifier) verifySDJWT(ctx context.Context, r *recorder, compact string, opts Options, presentation bool) *CredentialFacts {
 	facts := &CredentialFacts{Format: FormatSDJWT}
 	parsed, err := sdjwt.ParseCompact(compact, sdjwt.Limits{})
@@ -106,14 +108,13 @@ func (v *Verifier) verifySDJWT(ctx context.Context, r *recorder, compact string,
 	case parsed.KeyBindingJWT != "":
 		kopts := vopts
 		kopts.Nonce, kopts.Audience = opts.Challenge, opts.Domain
-		kres, err := sdjwt.Verify(ctx, compact, kopts)
-		if err != nil {
+		// The issuer's part is verified (res); only the KB-JWT is left.
+		if _, err := sdjwt.VerifyKeyBinding(compact, res, kopts); err != nil {
 			classifyKBError(r, err, opts)
 		} else {
 			r.pass(CheckHolderBinding)
 			expectOrWarn(r, CheckChallenge, opts.Challenge, CodeChallengeNotChecked, "KB-JWT nonce")
 			expectOrWarn(r, CheckDomain, opts.Domain, CodeDomainNotChecked, "KB-JWT aud")
-			fillSDJWTFacts(facts, kres)
 		}
 	case requireKB:
 		r.fail(CheckHolderBinding, CodeKeyBindingMissing, "key binding required: the SD-JWT has no KB-JWT")
@@ -124,7 +125,7 @@ func (v *Verifier) verifySDJWT(ctx context.Context, r *recorder, compact string,
 	} else {
 		v.checkStatus(ctx, r, res.Issuer, nil)
 	}
-	v.trust(r, res.Issuer)
+	v.trust(ctx, r, res.Issuer, []string{res.Type})
 	return facts
 }
 
@@ -224,4 +225,6 @@ func fillSDJWTFacts(f *CredentialFacts, res *sdjwt.Result) {
 	}
 	f.Claims = res.Claims
 	f.Disclosed = res.Disclosed
+	f.subject = res.Claims
+	f.parent = parentOf(res.Claims, res.Claims["evidence"])
 }

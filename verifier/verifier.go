@@ -9,6 +9,7 @@ import (
 
 	"github.com/agentid/agentid/credential"
 	"github.com/agentid/agentid/credential/legacy"
+	"github.com/agentid/agentid/delegation"
 	"github.com/agentid/agentid/didmethods"
 )
 
@@ -34,8 +35,11 @@ type Verifier struct {
 	skew     time.Duration
 	status   StatusChecker
 	trusted  map[string]bool
-	legacy   LegacyVerifier
-	log      *slog.Logger
+	// trustByType are the issuers trusted for one credential type each
+	// (WithTrustedIssuersFor).
+	trustByType map[string][]string
+	legacy      LegacyVerifier
+	log         *slog.Logger
 }
 
 // Option configures a Verifier.
@@ -146,6 +150,27 @@ type Options struct {
 	// Checks is the subset of checks to run (VC-API options.checks); empty
 	// means all of them. An unknown name is an error.
 	Checks []Check
+	// Scopes are the actions on resources the agent asks to perform; each
+	// must be granted by a presented delegation of the agent, for an
+	// audience listing the relying party, in force (the delegation check).
+	// Empty: delegations are still verified and reported, but no scope
+	// decision is made.
+	Scopes []delegation.Request
+	// Audience are the relying party's domains, one of which a granting
+	// delegation's audience must list. Empty: Domain, when given; with
+	// neither, the audience is not checked (a warning says so).
+	Audience []string
+	// RequireDelegation fails the delegation check when no delegation of
+	// the agent was presented, even with no Scopes requested.
+	RequireDelegation bool
+	// MinAssurance is the least hardwareBinding.assurance the credentials
+	// about the agent must show ("software", "hardware"); empty: not
+	// checked.
+	MinAssurance string
+	// Trust replaces the verifier's trust list for this call: a relying
+	// party's policy, or the server's advisory default. Nil: the
+	// verifier's own list, enforced.
+	Trust *TrustPolicy
 }
 
 // VerifyCredential verifies one credential. input is a decoded JSON object
@@ -155,6 +180,7 @@ type Options struct {
 // returns nil and never panics on bad input: every problem is in the Result.
 func (v *Verifier) VerifyCredential(ctx context.Context, input any, opts Options) *Result {
 	r := newRecorder(opts.Checks)
+	r.trust = opts.Trust
 	doc, compact, ok := v.readInput(r, input)
 	switch {
 	case !ok:
@@ -163,6 +189,9 @@ func (v *Verifier) VerifyCredential(ctx context.Context, input any, opts Options
 	default:
 		purpose := opts.ProofPurpose
 		r.res.Credential = v.verifyEmbedded(ctx, r, doc, purpose)
+	}
+	if ok {
+		v.agentChecks(r, opts)
 	}
 	return v.done(ctx, "credential", r)
 }
@@ -175,6 +204,7 @@ func (v *Verifier) VerifyCredential(ctx context.Context, input any, opts Options
 // challenge and domain checks.
 func (v *Verifier) VerifyPresentation(ctx context.Context, input any, opts Options) *Result {
 	r := newRecorder(opts.Checks)
+	r.trust = opts.Trust
 	doc, compact, ok := v.readInput(r, input)
 	switch {
 	case !ok:
@@ -186,6 +216,9 @@ func (v *Verifier) VerifyPresentation(ctx context.Context, input any, opts Optio
 		}
 	default:
 		v.verifyVP(ctx, r, doc, opts)
+	}
+	if ok {
+		v.agentChecks(r, opts)
 	}
 	return v.done(ctx, "presentation", r)
 }

@@ -93,7 +93,7 @@ a human approved it to do, and a verifier that services call to check it.`,
 	root.PersistentFlags().BoolVar(&g.json, "json", false, "print results as JSON")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 
-	root.AddCommand(newServeCmd(), newKeyCmd(g), newDIDCmd(g), newStatusCmd(g), newVCCmd(), newTPMCmd(g), newAuditCmd(g), newVersionCmd(g))
+	root.AddCommand(newServeCmd(), newKeyCmd(g), newDIDCmd(g), newStatusCmd(g), newVCCmd(), newTPMCmd(g), newAuditCmd(g), newAdminCmd(g), newVersionCmd(g))
 	return root
 }
 

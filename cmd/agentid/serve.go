@@ -33,6 +33,7 @@ type serveFlags struct {
 	statusStaleness time.Duration
 	statusMaxAge    time.Duration
 	tpmRoots        string
+	relyingParties  string
 }
 
 func newServeCmd() *cobra.Command {
@@ -57,6 +58,7 @@ first start). SIGINT or SIGTERM stop the server after in-flight requests finish.
 	fl.StringVar(&f.publicURL, "public-url", envOr("AGENTID_PUBLIC_URL", ""), "URL clients reach the server at; default http://ADDR (env AGENTID_PUBLIC_URL)")
 	fl.StringVar(&f.roles, "roles", envOr("AGENTID_ROLES", "issuer,verifier,portal"), "roles to serve, comma-separated (env AGENTID_ROLES)")
 	fl.StringVar(&f.kekFile, "kek-file", envOr("AGENTID_KEK_FILE", ""), "key-encryption key file when AGENTID_KEK is unset; default DATA/kek (env AGENTID_KEK_FILE)")
+	fl.StringVar(&f.relyingParties, "relying-parties", envOr("AGENTID_RELYING_PARTIES", ""), "JSON file of relying parties and their verification policies: trusted issuers per credential type, minAssurance, requireDelegation (env AGENTID_RELYING_PARTIES)")
 	fl.StringVar(&f.fetchAllow, "fetch-allow", envOr("AGENTID_FETCH_ALLOW", ""), "CIDR ranges outbound fetches (did:web) may reach besides public addresses, comma-separated (env AGENTID_FETCH_ALLOW)")
 	fl.Int64Var(&f.maxBodyBytes, "max-body-bytes", server.DefaultMaxBodyBytes, "largest request body accepted")
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long to wait for in-flight requests on shutdown")
@@ -79,6 +81,12 @@ func serve(cmd *cobra.Command, f *serveFlags) error {
 	fetchAllow, err := netguard.ParseAllow(f.fetchAllow)
 	if err != nil {
 		return usageError{err}
+	}
+	var relyingParties []server.RelyingParty
+	if f.relyingParties != "" {
+		if relyingParties, err = server.LoadRelyingParties(f.relyingParties); err != nil {
+			return usageError{err}
+		}
 	}
 	if f.maxBodyBytes <= 0 {
 		return usagef("--max-body-bytes must be positive")
@@ -159,6 +167,12 @@ func serve(cmd *cobra.Command, f *serveFlags) error {
 		ln.Close()
 		return usageError{err}
 	}
+	// With an https public URL every organization gets its did:web
+	// identities, also on a database that ran without one before.
+	if _, err := iss.EnsureWebIdentities(ctx); err != nil {
+		ln.Close()
+		return err
+	}
 	srv, err := server.New(
 		server.WithStore(st),
 		server.WithIssuer(iss),
@@ -169,6 +183,7 @@ func serve(cmd *cobra.Command, f *serveFlags) error {
 		server.WithMaxBodyBytes(f.maxBodyBytes),
 		server.WithShutdownTimeout(f.shutdownTimeout),
 		server.WithStatusStaleness(f.statusStaleness),
+		server.WithRelyingParties(relyingParties...),
 	)
 	if err != nil {
 		ln.Close()

@@ -74,6 +74,9 @@ type Result struct {
 	HolderKey crypto.PublicKey
 	// holderKeyErr says why cnf.jwk gave no HolderKey; it fails a KB-JWT.
 	holderKeyErr error
+	// verified is the SD-JWT (without KB-JWT) that Verify verified, for
+	// VerifyKeyBinding.
+	verified string
 	// IssuedAt, NotBefore and Expiry are iat, nbf and exp (zero when
 	// absent).
 	IssuedAt, NotBefore, Expiry time.Time
@@ -174,6 +177,7 @@ func Verify(ctx context.Context, sdjwt string, opts VerifyOptions) (*Result, err
 		return nil, fmt.Errorf("%w: iat %s", ErrIssuedInFuture, r.IssuedAt.UTC().Format(time.RFC3339))
 	}
 
+	r.verified = c.SDHashInput()
 	if c.KeyBindingJWT == "" {
 		if opts.RequireKeyBinding {
 			return nil, ErrKeyBindingRequired

@@ -89,15 +89,9 @@ func (s *Server) adminOrganization(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	type identity struct {
-		DID         string `json:"did"`
-		KeyType     string `json:"keyType"`
-		Cryptosuite string `json:"cryptosuite"`
-		Active      bool   `json:"active"`
-	}
-	out := make([]identity, 0, len(ids))
+	out := make([]identityView, 0, len(ids))
 	for _, id := range ids {
-		out = append(out, identity{DID: id.DID, KeyType: id.KeyType, Cryptosuite: id.Cryptosuite, Active: id.Active})
+		out = append(out, viewIdentity(id))
 	}
 	c.JSON(http.StatusOK, gin.H{
 		"id":               org.ID,

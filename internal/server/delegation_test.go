@@ -188,8 +188,9 @@ func TestDelegationEndToEnd(t *testing.T) {
 			t.Fatalf("second consent: %d %s", r.status, r.body)
 		}
 		assertProblem(t, f.delegate(t, c1), http.StatusBadRequest, "/consent")
-		if n := f.countDelegations(t); n != before+1 {
-			t.Fatalf("%d credentials after a replayed consent, want %d", n, before+1)
+		// One delegation, two credentials (ldp_vc and SD-JWT VC).
+		if n := f.countDelegations(t); n != before+2 {
+			t.Fatalf("%d credentials after a replayed consent, want %d", n, before+2)
 		}
 
 		// Sub-delegation by the agent: narrower scope, audience and expiry.

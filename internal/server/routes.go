@@ -60,6 +60,7 @@ func (s *Server) issuerRoutes(e *gin.Engine) {
 	s.mountIssuance(e)
 	s.mountEnrollment(e)
 	s.mountDelegation(e)
+	s.mountDIDWeb(e)
 }
 func (s *Server) verifierRoutes(e *gin.Engine) {
 	s.mountVerification(e)

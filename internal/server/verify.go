@@ -18,9 +18,9 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/agentid/agentid/credential"
+	"github.com/agentid/agentid/delegation"
 	"github.com/agentid/agentid/internal/netguard"
 	"github.com/agentid/agentid/internal/problem"
-	"github.com/agentid/agentid/internal/store"
 	"github.com/agentid/agentid/verifier"
 	"github.com/agentid/agentid/verifier/statusfetch"
 )
@@ -29,6 +29,8 @@ import (
 // self-asserted: the verify endpoints need no authentication (the VC-API
 // and the W3C suites call them without), so the header is recorded as the
 // caller said it, to tell services apart in the trail, not to authorize.
+// When it names a configured relying party, that party's policy applies:
+// it can only make a verification stricter.
 const relyingPartyHeader = "X-Relying-Party"
 
 // Limits of a verify request's options, so that an audit event and a log
@@ -42,15 +44,10 @@ const (
 
 // Assurance levels a request may ask for with options.minAssurance, lowest
 // first.
-var assuranceLevels = []string{"software", "hardware"}
+var assuranceLevels = verifier.AssuranceLevels
 
-// Checks the endpoints add to the verifier's: minAssurance, and the
-// requested action (delegation scopes are not enforced yet: a warning says
-// so).
-const (
-	checkAssurance  verifier.Check = "assurance"
-	checkDelegation verifier.Check = "delegation"
-)
+// checkAssurance names the assurance check in tests and problems.
+const checkAssurance = verifier.CheckAssurance
 
 // errVerificationUnavailable is the cause of a 503 when the verification
 // endpoints could not be set up.
@@ -104,12 +101,25 @@ func (s *Server) setupVerification() error {
 		if err != nil {
 			return fmt.Errorf("status checker: %w", err)
 		}
+		var status verifier.StatusChecker = verifier.HTTPStatusChecker(sc)
+		if prefix := ownListPrefix(s.publicURL); prefix != "" && s.issuer != nil {
+			// The server's own lists come from the database and are
+			// revalidated on every check (see ownstatus.go).
+			own, err := statusfetch.New(s.resolver, append(append([]statusfetch.Option{}, opts...),
+				statusfetch.WithStaleness(0),
+				statusfetch.WithTransport(ownListTransport{prefix: prefix, issuer: s.issuer}))...)
+			if err != nil {
+				return fmt.Errorf("own status checker: %w", err)
+			}
+			status = routedStatus{prefix: prefix, own: verifier.HTTPStatusChecker(own), remote: status}
+		}
 		vc.verifier = verifier.New(
 			verifier.WithResolver(s.resolver),
-			verifier.WithStatusChecker(verifier.HTTPStatusChecker(sc)),
+			verifier.WithStatusChecker(status),
 			verifier.WithLogger(s.log),
 		)
 	}
+	vc.own = &ownIssuers{store: s.store}
 	if vc.audit == nil {
 		a, err := verifier.NewAuditLog(s.store, verifier.WithAuditLogger(s.log))
 		if err != nil {
@@ -187,40 +197,21 @@ type verifyOptions struct {
 	Action       string   `json:"action"`
 	Resource     string   `json:"resource"`
 	MinAssurance string   `json:"minAssurance"`
+	Policy       string   `json:"policy"`
 }
 
 // verifyResponse is the answer of the verify endpoints: the verifier's
-// Result plus the agent the credentials are about.
+// Result, with its agent only when the verification verified.
 type verifyResponse struct {
 	*verifier.Result
-	// Agent is present when the verification verified.
+	// Agent shadows Result.Agent: present when the verification verified.
 	Agent *agentFacts `json:"agent,omitempty"`
 }
 
 // agentFacts are what a verified credential or presentation says about the
-// agent. Only what was presented (and, for SD-JWT, disclosed) is here.
-type agentFacts struct {
-	// ID is the agent's DID: the presentation's holder, otherwise the
-	// credential subject's id or the SD-JWT holder key's did:key.
-	ID string `json:"id,omitempty"`
-	// Issuer is the issuer of the (first) credential.
-	Issuer string `json:"issuer,omitempty"`
-	// Principal is the human the agent acts for (credentialSubject
-	// principal, or a delegation's delegator).
-	Principal string `json:"principal,omitempty"`
-	// Name is the agent's name, if disclosed.
-	Name string `json:"name,omitempty"`
-	// Assurance is the highest hardwareBinding.assurance presented.
-	Assurance string `json:"assurance,omitempty"`
-	// Scopes are the delegation scopes presented.
-	Scopes []any `json:"scopes,omitempty"`
-	// Credentials are the ids of the credentials presented.
-	Credentials []string `json:"credentials,omitempty"`
-	// Types are the credential types (SD-JWT vct) presented.
-	Types []string `json:"types,omitempty"`
-	// Claims are the disclosed claims of SD-JWT VCs, in order.
-	Claims []map[string]any `json:"claims,omitempty"`
-}
+// agent (verifier.Agent): only what was presented (and, for SD-JWT,
+// disclosed).
+type agentFacts = verifier.Agent
 
 // verify answers POST /credentials/verify (presentation false) and POST
 // /presentations/verify. 200 with verified true; 400 with verified false
@@ -268,8 +259,14 @@ func (s *Server) verify(presentation bool) gin.HandlerFunc {
 			s.writeProblem(c, p)
 			return
 		}
-
 		vc := &s.verification
+		party, p := vc.relyingPartyFor(opts.Policy, rp)
+		if p != nil {
+			s.writeProblem(c, p)
+			return
+		}
+		vc.applyRelyingParty(opts, party)
+
 		use, err := vc.challenges.Lookup(ctx, opts.Challenge)
 		if err != nil {
 			s.writeProblem(c, problem.Unavailable("the challenge store does not answer").WithCause(err))
@@ -299,13 +296,18 @@ func (s *Server) verify(presentation bool) gin.HandlerFunc {
 			s.writeProblem(c, problem.Unavailable("the challenge could not be consumed; nothing was verified").WithCause(err))
 			return
 		}
-		agent := agentOf(input, res)
-		applyPolicy(res, agent, opts)
+		agent := res.Agent
+		if agent == nil {
+			agent = &agentFacts{}
+		}
 
 		orgID, err := s.organizationOf(ctx, agent.Issuer)
 		if err != nil {
 			s.writeProblem(c, problem.Unavailable("the database does not answer; nothing was verified").WithCause(err))
 			return
+		}
+		if rp == "" {
+			rp = opts.RelyingParty
 		}
 		ev := verifier.Event{
 			OrganizationID: orgID,
@@ -440,6 +442,9 @@ type requestOptions struct {
 	Action       string
 	Resource     string
 	MinAssurance string
+	Policy       string
+	// RelyingParty is the id of the relying party whose policy applied.
+	RelyingParty string
 }
 
 // readOptions checks a request's options and turns them into the
@@ -459,6 +464,7 @@ func readOptions(o *verifyOptions) (*requestOptions, *problem.Problem) {
 		{"domain", o.Domain, maxOptionLength},
 		{"action", o.Action, maxOptionLength},
 		{"resource", o.Resource, maxOptionLength},
+		{"policy", o.Policy, maxRelyingPartyLength},
 	} {
 		if len(f.value) > f.max {
 			bad("/options/"+f.name, fmt.Sprintf("longer than %d bytes", f.max))
@@ -481,12 +487,21 @@ func readOptions(o *verifyOptions) (*requestOptions, *problem.Problem) {
 	if o.MinAssurance != "" && !slices.Contains(assuranceLevels, o.MinAssurance) {
 		bad("/options/minAssurance", "must be one of "+strings.Join(assuranceLevels, ", "))
 	}
+	switch {
+	case o.Action != "" && o.Resource == "":
+		bad("/options/resource", "required with options.action: the resource the action is on")
+	case o.Resource != "" && o.Action == "":
+		bad("/options/action", "required with options.resource: the action on it")
+	}
 	if len(fields) > 0 {
 		return nil, problem.Invalid("the request's options are not valid", fields...)
 	}
 	out.Challenge, out.Domain = o.Challenge, o.Domain
-	out.Action, out.Resource, out.MinAssurance = o.Action, o.Resource, o.MinAssurance
-	out.verifier = verifier.Options{Challenge: o.Challenge, Domain: o.Domain, Checks: checks}
+	out.Action, out.Resource, out.MinAssurance, out.Policy = o.Action, o.Resource, o.MinAssurance, o.Policy
+	out.verifier = verifier.Options{Challenge: o.Challenge, Domain: o.Domain, Checks: checks, MinAssurance: o.MinAssurance}
+	if o.Action != "" {
+		out.verifier.Scopes = []delegation.Request{{Action: o.Action, Resource: o.Resource}}
+	}
 	return out, nil
 }
 
@@ -524,129 +539,11 @@ func failedChecks(res *verifier.Result) []string {
 // organizationOf is the organization whose issuer identity issuer is, or
 // "" when it is not one of this server's.
 func (s *Server) organizationOf(ctx context.Context, issuer string) (string, error) {
-	if issuer == "" || !strings.HasPrefix(issuer, "did:") || len(issuer) > maxOptionLength {
-		return "", nil
+	own := s.verification.own
+	if own == nil {
+		own = &ownIssuers{store: s.store}
 	}
-	id, err := s.store.IssuerIdentityByDID(ctx, issuer)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return "", nil
-	case err != nil:
-		return "", err
-	}
-	return id.OrganizationID, nil
-}
-
-// agentOf collects what the verified input says about the agent. It reads
-// the decoded input for embedded credentials and the verifier's facts for
-// SD-JWT VCs; the caller shows it only when the verification verified.
-func agentOf(input any, res *verifier.Result) *agentFacts {
-	a := &agentFacts{}
-	var facts []verifier.CredentialFacts
-	if res.Credential != nil {
-		facts = append(facts, *res.Credential)
-	}
-	facts = append(facts, res.Credentials...)
-	if res.Presentation != nil {
-		a.ID = res.Presentation.Holder
-	}
-	for _, f := range facts {
-		if f.ID != "" {
-			a.Credentials = append(a.Credentials, f.ID)
-		}
-		for _, t := range f.Types {
-			if t != "VerifiableCredential" && !slices.Contains(a.Types, t) {
-				a.Types = append(a.Types, t)
-			}
-		}
-		if a.Issuer == "" {
-			a.Issuer = f.Issuer
-		}
-		if a.ID == "" {
-			a.ID = f.Subject
-			if a.ID == "" {
-				a.ID = f.Holder
-			}
-		}
-		if f.Claims != nil {
-			a.Claims = append(a.Claims, f.Claims)
-			a.addSubject(f.Claims)
-		}
-	}
-	doc, _ := input.(map[string]any)
-	var creds []map[string]any
-	if res.Presentation != nil {
-		if list, ok := doc["verifiableCredential"].([]any); ok {
-			for _, v := range list {
-				if m, ok := v.(map[string]any); ok {
-					creds = append(creds, m)
-				}
-			}
-		} else if m, ok := doc["verifiableCredential"].(map[string]any); ok {
-			creds = append(creds, m)
-		}
-	} else if doc != nil {
-		creds = append(creds, doc)
-	}
-	for _, cr := range creds {
-		switch subj := cr["credentialSubject"].(type) {
-		case map[string]any:
-			a.addSubject(subj)
-		case []any:
-			for _, s := range subj {
-				if m, ok := s.(map[string]any); ok {
-					a.addSubject(m)
-				}
-			}
-		}
-	}
-	return a
-}
-
-// addSubject takes the agent facts from a credential subject (or the
-// claims of an SD-JWT VC).
-func (a *agentFacts) addSubject(subj map[string]any) {
-	if a.Principal == "" {
-		a.Principal, _ = subj["principal"].(string)
-	}
-	if a.Principal == "" {
-		a.Principal, _ = subj["delegator"].(string)
-	}
-	if a.Name == "" {
-		a.Name, _ = subj["name"].(string)
-	}
-	if hb, ok := subj["hardwareBinding"].(map[string]any); ok {
-		if lvl, _ := hb["assurance"].(string); slices.Index(assuranceLevels, lvl) > slices.Index(assuranceLevels, a.Assurance) {
-			a.Assurance = lvl
-		}
-	}
-	if scopes, ok := subj["scopes"].([]any); ok {
-		a.Scopes = append(a.Scopes, scopes...)
-	}
-}
-
-// applyPolicy adds the endpoint's own checks to a verification's result:
-// options.minAssurance against the presented assurance, and a warning that
-// options.action and options.resource are recorded but not yet enforced
-// against delegation scopes.
-func applyPolicy(res *verifier.Result, a *agentFacts, o *requestOptions) {
-	if o.MinAssurance != "" {
-		if slices.Index(assuranceLevels, a.Assurance) < slices.Index(assuranceLevels, o.MinAssurance) {
-			got := a.Assurance
-			if got == "" {
-				got = "none"
-			}
-			res.Errors = append(res.Errors, verifier.Problem{Check: checkAssurance, Code: "insufficientAssurance",
-				Message: fmt.Sprintf("assurance %s is required, the credentials show %s", o.MinAssurance, got)})
-			res.Verified = false
-		} else {
-			res.Checks = append(res.Checks, checkAssurance)
-		}
-	}
-	if o.Action != "" || o.Resource != "" {
-		res.Warnings = append(res.Warnings, verifier.Problem{Check: checkDelegation, Code: "notChecked",
-			Message: "options.action and options.resource are recorded in the audit trail but not yet checked against delegation scopes"})
-	}
+	return own.organization(ctx, issuer)
 }
 
 // rateLimiter is a token bucket per client address, bounded in memory: when

@@ -66,16 +66,23 @@ const chainExpr = "COALESCE(organization_id, '')"
 // AppendAuditEvent appends ev to the chain of ev.OrganizationID ("" for the
 // operator chain) and fills in its Seq, PrevHash and Hash, and its ID and
 // Time when they are empty (Time is kept to the microsecond, in UTC, so that
-// it reads back equal from either database).
+// it reads back equal from either database). It is AppendAuditEvents with
+// one event.
 //
-// In one transaction it reads and locks the chain's head, numbers the event
-// after it, hashes it, inserts it and moves the head. On PostgreSQL the head
-// row is locked with SELECT ... FOR UPDATE, which serializes appenders across
-// processes; on SQLite every write transaction begins with BEGIN IMMEDIATE
-// (see sqliteDSN), which excludes other writers. Appenders therefore never
-// fork a chain. It returns auditchain.ErrInvalidEvent for an unknown decision
-// or text that is not UTF-8, and ErrReference for an unknown organization.
+// It returns auditchain.ErrInvalidEvent for an unknown decision or text that
+// is not UTF-8, and ErrReference for an unknown organization.
 func (s *Store) AppendAuditEvent(ctx context.Context, ev *AuditEvent) error {
+	if err := PrepareAuditEvent(ev); err != nil {
+		return err
+	}
+	return s.AppendAuditEvents(ctx, []*AuditEvent{ev})
+}
+
+// PrepareAuditEvent fills in ev's ID and Time when they are empty, keeps its
+// Time to the microsecond in UTC and validates it, as AppendAuditEvent does
+// before it appends. A caller that batches events (AppendAuditEvents)
+// prepares each one first, so that one bad event fails alone.
+func PrepareAuditEvent(ev *AuditEvent) error {
 	if ev.ID == "" {
 		ev.ID = newUUID()
 	}
@@ -84,41 +91,101 @@ func (s *Store) AppendAuditEvent(ctx context.Context, ev *AuditEvent) error {
 	} else {
 		ev.Time = ev.Time.UTC().Truncate(time.Microsecond)
 	}
-	ev.PrevHash = "" // Validate checks the other strings; these are set below.
+	ev.Seq, ev.PrevHash, ev.Hash = 0, "", "" // set when appended
 	if err := ev.Validate(); err != nil {
 		return fmt.Errorf("append audit event: %w", err)
 	}
-	chain := ev.OrganizationID
+	return nil
+}
+
+// maxAuditInsert is how many rows one INSERT statement of
+// AppendAuditEvents carries (15 parameters a row; SQLite allows 32766).
+const maxAuditInsert = 200
+
+// AppendAuditEvents appends events, each already prepared with
+// PrepareAuditEvent, to their chains in one transaction, all or none. Within
+// a chain they are appended in the order given; each gets its Seq, PrevHash
+// and Hash. On an error none is recorded and their Seq, PrevHash and Hash
+// are cleared.
+//
+// The transaction reads and locks the head of each chain concerned, in
+// chain order, numbers and hashes the chain's events after it, inserts them
+// and moves the head. On PostgreSQL the head rows are locked with SELECT ...
+// FOR UPDATE, which serializes appenders across processes (taking the locks
+// in one order keeps two multi-chain batches from deadlocking); on SQLite
+// every write transaction begins with BEGIN IMMEDIATE (see sqliteDSN), which
+// excludes other writers. Appenders therefore never fork a chain.
+func (s *Store) AppendAuditEvents(ctx context.Context, events []*AuditEvent) error {
+	if len(events) == 0 {
+		return nil
+	}
+	byChain := map[string][]*AuditEvent{}
+	var chains []string
+	for _, ev := range events {
+		if ev.Time.IsZero() || ev.ID == "" {
+			return fmt.Errorf("append audit events: event %q is not prepared", ev.ID)
+		}
+		c := ev.OrganizationID
+		if _, ok := byChain[c]; !ok {
+			chains = append(chains, c)
+		}
+		byChain[c] = append(byChain[c], ev)
+	}
+	slices.Sort(chains)
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		head, err := lockAuditHead(tx, chain)
-		if err != nil {
-			return err
+		rows := make([]*auditRow, 0, len(events))
+		for _, chain := range chains {
+			head, err := lockAuditHead(tx, chain)
+			if err != nil {
+				return fmt.Errorf("chain %q: %w", chain, err)
+			}
+			seq, hash := head.Seq, head.Hash
+			for _, ev := range byChain[chain] {
+				seq++
+				ev.Seq, ev.PrevHash = seq, hash
+				ev.Hash = auditchain.ComputeHash(ev)
+				hash = ev.Hash
+				row, err := toAuditRow(ev)
+				if err != nil {
+					return err
+				}
+				rows = append(rows, row)
+			}
+			res := tx.Model(&AuditHead{}).Where("chain = ? AND seq = ?", chain, head.Seq).
+				Updates(map[string]any{"seq": seq, "hash": hash})
+			if res.Error != nil {
+				return fmt.Errorf("move head of chain %q to %d: %w", chain, seq, classify(res.Error))
+			}
+			if res.RowsAffected != 1 {
+				return fmt.Errorf("move head of chain %q to %d: the head moved under the lock", chain, seq)
+			}
 		}
-		ev.Seq = head.Seq + 1
-		ev.PrevHash = head.Hash
-		ev.Hash = auditchain.ComputeHash(ev)
-		row, err := toAuditRow(ev)
-		if err != nil {
-			return err
-		}
-		if err := tx.Create(row).Error; err != nil {
-			return fmt.Errorf("insert event %d: %w", ev.Seq, classify(err))
-		}
-		res := tx.Model(&AuditHead{}).Where("chain = ? AND seq = ?", chain, head.Seq).
-			Updates(map[string]any{"seq": ev.Seq, "hash": ev.Hash})
-		if res.Error != nil {
-			return fmt.Errorf("move head to %d: %w", ev.Seq, classify(res.Error))
-		}
-		if res.RowsAffected != 1 {
-			return fmt.Errorf("move head to %d: the head moved under the lock", ev.Seq)
+		for len(rows) > 0 {
+			n := min(len(rows), maxAuditInsert)
+			if err := tx.Create(rows[:n]).Error; err != nil {
+				return fmt.Errorf("insert events %d to %d of chain %q: %w", rows[0].Seq, rows[n-1].Seq, chainOf(rows[0]), classify(err))
+			}
+			rows = rows[n:]
 		}
 		return nil
 	})
 	if err != nil {
-		ev.Seq, ev.PrevHash, ev.Hash = 0, "", ""
-		return fmt.Errorf("append audit event to chain %q: %w", chain, err)
+		for _, ev := range events {
+			ev.Seq, ev.PrevHash, ev.Hash = 0, "", ""
+		}
+		if len(chains) == 1 {
+			return fmt.Errorf("append audit event to chain %q: %w", chains[0], err)
+		}
+		return fmt.Errorf("append audit events: %w", err)
 	}
 	return nil
+}
+
+func chainOf(r *auditRow) string {
+	if r.OrganizationID == nil {
+		return ""
+	}
+	return *r.OrganizationID
 }
 
 // lockAuditHead returns the head of chain, creating it (at the genesis) the

@@ -1,11 +1,13 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -242,4 +244,286 @@ func (s *Store) ChangeCredentialStatus(ctx context.Context, rowID, status string
 		}
 	}
 	return nil
+}
+
+// Issuance is a credential to store together with the status entries it
+// claims (CreateIssuances). The entries' CredentialRowID is set to the
+// credential's ID.
+type Issuance struct {
+	Credential *IssuedCredential
+	Entries    []StatusEntry
+}
+
+// ErrIndexTaken means a status index being claimed is allocated already.
+// It is an ErrConflict.
+var ErrIndexTaken = fmt.Errorf("%w: status index taken", ErrConflict)
+
+// maxInsertRows caps the rows of one multi-row statement. Statements are
+// built for power-of-two row counts up to it, so that a handful of
+// statements are prepared and reused whatever the batch sizes.
+const maxInsertRows = 64
+
+// CreateIssuances stores credentials with the status entries they claim,
+// many in one transaction (group commit): one commit, and a few multi-row
+// statements, for the whole batch.
+//
+// It returns one error per issuance, and the others are stored all the
+// same: nil when the issuance is stored; ErrIndexTaken when one of its
+// status indexes was allocated already (committed, or claimed by an earlier
+// issuance of the batch); ErrConflict when its organization has a
+// credential with its id (or an earlier issuance of the batch has it);
+// another error when it cannot be stored. The second result is a failure
+// of the transaction as a whole: then nothing is stored. The issuances are
+// durable when it returns.
+//
+// The batch is first checked against the committed rows and stored with
+// multi-row inserts. Should that fail (a writer elsewhere claimed an index
+// between the check and the insert, which PostgreSQL allows), the batch is
+// stored again in a new transaction one issuance at a time, each in a
+// savepoint, so that only the issuances at fault fail.
+func (s *Store) CreateIssuances(ctx context.Context, items []Issuance) ([]error, error) {
+	errs := make([]error, len(items))
+	for i := range items {
+		errs[i] = prepareIssuance(&items[i])
+	}
+	valid := slices.Clone(errs)
+	err := s.Transaction(ctx, func(tx *Store) error { return tx.createIssuancesBulk(ctx, items, errs) })
+	if err == nil {
+		return errs, nil
+	}
+	if Retryable(err) || ctx.Err() != nil {
+		return nil, fmt.Errorf("store %d issued credentials: %w", len(items), err)
+	}
+	copy(errs, valid)
+	err = s.Transaction(ctx, func(tx *Store) error {
+		for i := range items {
+			if errs[i] == nil {
+				errs[i] = tx.createIssuanceOne(ctx, &items[i])
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store %d issued credentials: %w", len(items), classify(err))
+	}
+	return errs, nil
+}
+
+// prepareIssuance checks an issuance and fills in what CreateIssuedCredential
+// would.
+func prepareIssuance(it *Issuance) error {
+	c := it.Credential
+	switch {
+	case c == nil:
+		return errors.New("store issued credential: no credential")
+	case c.OrganizationID == "", c.CredentialID == "", c.IssuerDID == "", c.Document == "":
+		return errors.New("store issued credential: organization, id, issuer and document are required")
+	}
+	if c.ID == "" {
+		c.ID = newUUID()
+	}
+	if c.CreatedAt.IsZero() {
+		c.CreatedAt = now()
+	}
+	c.CreatedAt = c.CreatedAt.UTC().Truncate(time.Microsecond)
+	for _, t := range []*time.Time{c.ValidFrom, c.ValidUntil} {
+		if t != nil {
+			*t = t.UTC().Truncate(time.Microsecond)
+		}
+	}
+	if c.Status == "" {
+		c.Status = CredentialActive
+	}
+	for i := range it.Entries {
+		if it.Entries[i].ListID == "" || it.Entries[i].Index < 0 {
+			return fmt.Errorf("store issued credential %s: bad status entry %q %d", c.CredentialID, it.Entries[i].ListID, it.Entries[i].Index)
+		}
+		it.Entries[i].CredentialRowID = c.ID
+	}
+	return nil
+}
+
+// createIssuancesBulk is the fast path of CreateIssuances: multi-row
+// inserts that skip rows whose unique keys are taken (ON CONFLICT DO
+// NOTHING), by committed rows, by other transactions (PostgreSQL waits for
+// them to end) or by earlier rows of the batch. An issuance whose
+// credential or one of whose entries was skipped gets its error, and what
+// was inserted of it is deleted again. Rows are inserted in key order, so
+// that two batches waiting for each other's keys cannot deadlock. Call it
+// inside a transaction.
+func (s *Store) createIssuancesBulk(ctx context.Context, items []Issuance, errs []error) error {
+	db := s.db.WithContext(ctx)
+	var creds []*IssuedCredential
+	var entries []*StatusEntry
+	owner := map[string]int{} // credential row ID → item
+	for i := range items {
+		if errs[i] != nil {
+			continue
+		}
+		creds = append(creds, items[i].Credential)
+		owner[items[i].Credential.ID] = i
+		for j := range items[i].Entries {
+			entries = append(entries, &items[i].Entries[j])
+		}
+	}
+	slices.SortFunc(creds, func(a, b *IssuedCredential) int {
+		return cmp.Or(strings.Compare(a.OrganizationID, b.OrganizationID), strings.Compare(a.CredentialID, b.CredentialID))
+	})
+	slices.SortFunc(entries, func(a, b *StatusEntry) int {
+		return cmp.Or(strings.Compare(a.ListID, b.ListID), cmp.Compare(a.Index, b.Index))
+	})
+
+	stored := map[string]bool{}
+	for _, chunk := range chunks(creds) {
+		args := make([]any, 0, len(chunk)*len(credentialColumns))
+		for _, c := range chunk {
+			args = append(args, c.OrganizationID, c.CredentialID, c.ID, c.IssuerDID, c.SubjectID, c.PrincipalDID,
+				c.Types, c.Format, c.Document, c.Status, c.CreatedAt, c.ValidFrom, c.ValidUntil, c.StatusChangedAt)
+		}
+		var ids []string
+		if err := db.Raw(insertSQL("issued_credentials", credentialColumns, len(chunk), "id"), args...).Scan(&ids).Error; err != nil {
+			return fmt.Errorf("store %d issued credentials: %w", len(chunk), classify(err))
+		}
+		for _, id := range ids {
+			stored[id] = true
+		}
+	}
+	for _, c := range creds {
+		if !stored[c.ID] {
+			errs[owner[c.ID]] = fmt.Errorf("store issued credential %s: %w", c.CredentialID, ErrConflict)
+		}
+	}
+
+	type entryKey struct {
+		list string
+		idx  int
+	}
+	claimed := map[entryKey]string{}
+	for _, chunk := range chunks(entries) {
+		args := make([]any, 0, len(chunk)*len(entryColumns))
+		for _, e := range chunk {
+			args = append(args, e.ListID, e.Index, e.CredentialRowID, e.Purpose, e.Value)
+		}
+		var rows []StatusEntry
+		err := db.Raw(insertSQL("status_entries", entryColumns, len(chunk), "list_id, idx, credential_row_id"), args...).Scan(&rows).Error
+		if err != nil {
+			return fmt.Errorf("claim %d status indexes: %w", len(chunk), classify(err))
+		}
+		for _, r := range rows {
+			claimed[entryKey{r.ListID, r.Index}] = r.CredentialRowID
+		}
+	}
+	var undo []string
+	for _, e := range entries {
+		i := owner[e.CredentialRowID]
+		if claimed[entryKey{e.ListID, e.Index}] != e.CredentialRowID && errs[i] == nil {
+			errs[i] = fmt.Errorf("claim status list %s index %d: %w", e.ListID, e.Index, ErrIndexTaken)
+		}
+	}
+	for _, c := range creds {
+		if errs[owner[c.ID]] != nil {
+			undo = append(undo, c.ID)
+		}
+	}
+	// Take back what was inserted of the issuances that failed.
+	for _, chunk := range padded(undo) {
+		if err := db.Exec("DELETE FROM status_entries WHERE credential_row_id IN ?", chunk).Error; err != nil {
+			return fmt.Errorf("release status indexes: %w", classify(err))
+		}
+		if err := db.Exec("DELETE FROM issued_credentials WHERE id IN ?", chunk).Error; err != nil {
+			return fmt.Errorf("remove issued credentials: %w", classify(err))
+		}
+	}
+	return nil
+}
+
+// Columns of the multi-row inserts of createIssuancesBulk.
+var (
+	credentialColumns = []string{"organization_id", "credential_id", "id", "issuer_did", "subject_id", "principal_did",
+		"types", "format", "document", "status", "created_at", "valid_from", "valid_until", "status_changed_at"}
+	entryColumns = []string{"list_id", "idx", "credential_row_id", "purpose", "value"}
+)
+
+// insertSQLs caches the statements insertSQL builds.
+var insertSQLs sync.Map
+
+// insertSQL is a statement inserting rows rows into table, skipping those
+// whose unique keys are taken and returning the columns returning of the
+// others.
+func insertSQL(table string, columns []string, rows int, returning string) string {
+	key := fmt.Sprintf("%s/%d", table, rows)
+	if q, ok := insertSQLs.Load(key); ok {
+		return q.(string)
+	}
+	var b strings.Builder
+	b.WriteString("INSERT INTO " + table + " (" + strings.Join(columns, ", ") + ") VALUES ")
+	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(columns)), ", ") + ")"
+	for i := range rows {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(row)
+	}
+	b.WriteString(" ON CONFLICT DO NOTHING RETURNING " + returning)
+	q, _ := insertSQLs.LoadOrStore(key, b.String())
+	return q.(string)
+}
+
+// createIssuanceOne stores one issuance in a savepoint of the caller's
+// transaction, which a failure leaves usable.
+func (s *Store) createIssuanceOne(ctx context.Context, it *Issuance) error {
+	err := s.Transaction(ctx, func(tx *Store) error {
+		db := tx.db.WithContext(ctx)
+		if err := db.Create(it.Credential).Error; err != nil {
+			return fmt.Errorf("store issued credential %s: %w", it.Credential.CredentialID, classify(err))
+		}
+		for i := range it.Entries {
+			e := &it.Entries[i]
+			if err := db.Create(e).Error; err != nil {
+				err = classify(err)
+				if errors.Is(err, ErrConflict) {
+					err = ErrIndexTaken
+				}
+				return fmt.Errorf("claim status list %s index %d: %w", e.ListID, e.Index, err)
+			}
+		}
+		return nil
+	})
+	return err
+}
+
+// chunks splits rows into slices of power-of-two lengths, at most
+// maxInsertRows, largest first.
+func chunks[T any](rows []T) [][]T {
+	var out [][]T
+	for len(rows) > 0 {
+		n := maxInsertRows
+		for n > len(rows) {
+			n /= 2
+		}
+		out = append(out, rows[:n:n])
+		rows = rows[n:]
+	}
+	return out
+}
+
+// padded splits values into chunks for an IN list, each of a power-of-two
+// length (padded by repeating its last value), at most maxInsertRows.
+func padded[T any](values []T) [][]T {
+	var out [][]T
+	for len(values) > 0 {
+		n := min(len(values), maxInsertRows)
+		size := 1
+		for size < n {
+			size *= 2
+		}
+		chunk := make([]T, size)
+		copy(chunk, values[:n])
+		for i := n; i < size; i++ {
+			chunk[i] = values[n-1]
+		}
+		out = append(out, chunk)
+		values = values[n:]
+	}
+	return out
 }

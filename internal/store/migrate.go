@@ -30,6 +30,8 @@ var migrations = []migration{
 	{version: 4, name: "verifier challenges: single use, shared by replicas", up: migrateChallenges},
 	{version: 5, name: "agent enrollment: enrollments, agents, enrollment policies, EK allowlists", up: migrateEnrollment},
 	{version: 6, name: "delegations: delegation chains, signed request nonces", up: migrateDelegations},
+	{version: 7, name: "identity rotation: several keys per issuer DID, one active key per type", up: migrateIdentityRotation},
+	{version: 8, name: "delegation renewal: delegation credentials, approvers, delegation policies", up: migrateDelegationRenewal},
 }
 
 // LatestSchemaVersion is the schema version this build migrates to.

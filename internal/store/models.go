@@ -37,8 +37,14 @@ type IssuerIdentity struct {
 	// ID is a UUID; AddIssuerIdentity fills it in when empty.
 	ID             string `gorm:"column:id;primaryKey"`
 	OrganizationID string `gorm:"column:organization_id"`
-	// DID is unique across all organizations.
+	// DID is the identity's DID. A did:key belongs to one row; a did:web has
+	// a row for each of its keys, told apart by KeyID. (DID, KeyID) is
+	// unique across all organizations.
 	DID string `gorm:"column:did"`
+	// KeyID is the fragment of the key's verification method in a DID
+	// document with several keys (did:web: "key-1", "key-2", …); empty
+	// when the DID names its one key itself (did:key).
+	KeyID string `gorm:"column:key_id"`
 	// KeyURI addresses the signing key in the key manager (keys package),
 	// e.g. "software:3f2a...".
 	KeyURI string `gorm:"column:key_uri"`
@@ -47,10 +53,27 @@ type IssuerIdentity struct {
 	// Cryptosuite is the Data Integrity suite the identity signs with, e.g.
 	// "eddsa-rdfc-2022" or "ecdsa-rdfc-2019".
 	Cryptosuite string `gorm:"column:cryptosuite"`
-	// Active identities may issue; retired ones only verify.
+	// Active identities may issue; retired ones only verify: a retired key
+	// signs no new credential, but stays in its DID document, and a retired
+	// did:key keeps signing its own status lists. At most one identity of
+	// each key type is active per DID.
 	Active    bool       `gorm:"column:active"`
 	CreatedAt time.Time  `gorm:"column:created_at"`
 	RetiredAt *time.Time `gorm:"column:retired_at"`
+}
+
+// Identity states (IssuerIdentity.State).
+const (
+	IdentityActive  = "active"
+	IdentityRetired = "retired"
+)
+
+// State is IdentityActive or IdentityRetired.
+func (id IssuerIdentity) State() string {
+	if id.Active {
+		return IdentityActive
+	}
+	return IdentityRetired
 }
 
 // TableName is the issuer identity table.

@@ -48,6 +48,11 @@ const sqliteBusyTimeout = 10 * time.Second
 // reuse.
 const sqliteMaxIdleConns = 32
 
+// postgresMaxIdleConns is how many idle PostgreSQL connections are kept
+// for reuse: a new one costs the server a backend process and the client
+// a handshake.
+const postgresMaxIdleConns = 32
+
 // Store is a handle on the agentid database. It is safe for concurrent use.
 // A Store handed to the function of Transaction runs every call inside that
 // transaction.
@@ -164,6 +169,10 @@ func Open(ctx context.Context, dbURL string, opts ...Option) (*Store, error) {
 	}
 	if driver == DriverPostgres {
 		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+		// Not database/sql's default of 2: under load every other
+		// connection would be closed when released and opened again for
+		// the next query.
+		sqlDB.SetMaxIdleConns(postgresMaxIdleConns)
 	}
 
 	s := &Store{db: db, driver: driver, log: o.logger, root: true}

@@ -3,20 +3,18 @@ package middleware
 import (
 	"context"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
-	"github.com/agentid/agentid/internal/jsonvalue"
+	"github.com/agentid/agentid/delegation"
 	"github.com/agentid/agentid/verifier"
 )
 
 // Credential types agentid's policy reads, in both formats.
 const (
-	TypeIdentity   = "AgentIdentityCredential"
-	TypeDelegation = "AgentDelegationCredential"
-	VCTIdentity    = "https://agentid.dev/vct/agent-identity/v1"
-	VCTDelegation  = "https://agentid.dev/vct/agent-delegation/v1"
+	TypeIdentity   = verifier.TypeIdentity
+	TypeDelegation = verifier.TypeDelegation
+	VCTIdentity    = verifier.VCTIdentity
+	VCTDelegation  = verifier.VCTDelegation
 )
 
 // Agent is the verified agent of a request, as the presentation showed it.
@@ -37,7 +35,9 @@ type Agent struct {
 	Format string
 	// Credentials are the presented credentials.
 	Credentials []Credential
-	// Scopes are every delegation scope presented, granted or not.
+	// Scopes are the scopes of the agent's delegation (the one the verifier
+	// found granting, else the first of the agent's), granted or not. A
+	// parent delegation's scopes are not the agent's and are not here.
 	Scopes []Scope
 	// Grants are the scopes that met the route's RequireScope options, in
 	// their order: the handler enforces their constraints.
@@ -83,19 +83,16 @@ func AgentFrom(ctx context.Context) (*Agent, bool) {
 	return a, ok && a != nil
 }
 
-// isType reports whether c has the type (or SD-JWT vct) of name.
-func (c *Credential) isType(typ, vct string) bool {
-	return slices.Contains(c.Types, typ) || slices.Contains(c.Types, vct)
-}
-
-// agentOf collects what a verified presentation says. The verifier's facts
-// give each credential's types, issuer and expiry, and for SD-JWT the
-// disclosed claims; an embedded credential's subject is read from the
-// presentation, whose proofs the verification just checked.
+// agentOf collects what a verified presentation says. The verifier's
+// Result.Agent gives the agent, its principal, assurance and delegation (its
+// chain checked); the facts give each credential's types, issuer and
+// expiry, and for SD-JWT the disclosed claims; an embedded credential's
+// subject is read from the presentation, whose proofs the verification just
+// checked.
 func agentOf(p *presentation, res *verifier.Result) *Agent {
 	a := &Agent{}
 	if res.Presentation != nil {
-		a.Format, a.DID = res.Presentation.Format, res.Presentation.Holder
+		a.Format = res.Presentation.Format
 	}
 	var entries []any
 	if p.doc != nil {
@@ -116,33 +113,15 @@ func agentOf(p *presentation, res *verifier.Result) *Agent {
 		if c.Subject == nil {
 			c.Subject = map[string]any{}
 		}
-		if a.DID == "" {
-			a.DID = f.Subject
-			if a.DID == "" {
-				a.DID = f.Holder
-			}
-		}
-		if a.Issuer == "" {
-			a.Issuer = f.Issuer
-		}
 		a.Credentials = append(a.Credentials, c)
 	}
-	for _, c := range a.Credentials {
-		if hb, ok := c.Subject["hardwareBinding"].(map[string]any); ok {
-			if lvl, _ := hb["assurance"].(string); slices.Index(assuranceLevels, lvl) > slices.Index(assuranceLevels, a.Assurance) {
-				a.Assurance = lvl
+	if va := res.Agent; va != nil {
+		a.DID, a.Issuer, a.Principal, a.Assurance = va.ID, va.Issuer, va.Principal, va.Assurance
+		if d := va.Delegation; d != nil {
+			for _, s := range d.Scopes {
+				a.Scopes = append(a.Scopes, Scope{Action: s.Action, Resource: s.Resource, Constraints: s.Constraints,
+					Audience: d.Audience, Delegator: d.Delegator, ValidUntil: d.ValidUntil, Credential: d.Credential})
 			}
-		}
-		if c.isType(TypeIdentity, VCTIdentity) && a.Principal == "" {
-			a.Principal, _ = c.Subject["principal"].(string)
-		}
-		if c.isType(TypeDelegation, VCTDelegation) {
-			a.Scopes = append(a.Scopes, scopesOf(c)...)
-		}
-	}
-	for _, c := range a.Credentials {
-		if a.Principal == "" && c.isType(TypeDelegation, VCTDelegation) {
-			a.Principal, _ = c.Subject["delegator"].(string)
 		}
 	}
 	return a
@@ -161,37 +140,11 @@ func firstSubject(v any) map[string]any {
 	return nil
 }
 
-// scopesOf reads a delegation's scopes; entries without an action or a
-// resource are skipped.
-func scopesOf(c Credential) []Scope {
-	list, _ := c.Subject["scopes"].([]any)
-	delegator, _ := c.Subject["delegator"].(string)
-	audience := jsonvalue.Strings(c.Subject["audience"])
-	var out []Scope
-	for _, e := range list {
-		m, _ := e.(map[string]any)
-		action, _ := m["action"].(string)
-		resource, _ := m["resource"].(string)
-		if action == "" || resource == "" {
-			continue
-		}
-		cons, _ := m["constraints"].(map[string]any)
-		out = append(out, Scope{Action: action, Resource: resource, Constraints: cons,
-			Audience: audience, Delegator: delegator, ValidUntil: c.ValidUntil, Credential: c.ID})
-	}
-	return out
-}
-
 // ResourceCovers reports whether a granted resource covers the required
-// one: equal, or a prefix of it ending at a "/" boundary.
+// one: equal, or a prefix of it ending at a "/" boundary (the rule of
+// package delegation, which the verifier applies too).
 func ResourceCovers(granted, required string) bool {
-	if granted == "" || required == "" {
-		return false
-	}
-	if granted == required {
-		return true
-	}
-	return strings.HasPrefix(required, strings.TrimSuffix(granted, "/")+"/")
+	return delegation.ResourceCovers(granted, required)
 }
 
 // grant finds a scope meeting req for domain at now, or says why none does
@@ -206,11 +159,11 @@ func (a *Agent) grant(req scopeRequirement, domain string, now time.Time) (*Scop
 		return nil, miss
 	}
 	for _, s := range a.Scopes {
-		if s.Action != req.action || !ResourceCovers(s.Resource, req.resource) {
+		if !(delegation.Scope{Action: s.Action, Resource: s.Resource}).Grants(delegation.Request{Action: req.action, Resource: req.resource}) {
 			continue
 		}
 		switch {
-		case !slices.ContainsFunc(s.Audience, func(aud string) bool { return sameDomain(aud, domain) }):
+		case !delegation.AudienceContains(s.Audience, domain):
 			miss.Code = CodeAudienceMismatch
 			miss.Message = fmt.Sprintf("delegation %s grants %s on %s to audience %v, not to %s", orUnnamed(s.Credential), s.Action, s.Resource, s.Audience, domain)
 		case s.ValidUntil == nil:
@@ -225,10 +178,4 @@ func (a *Agent) grant(req scopeRequirement, domain string, now time.Time) (*Scop
 		}
 	}
 	return nil, miss
-}
-
-// sameDomain compares an audience entry with the service's domain,
-// ignoring one trailing slash.
-func sameDomain(a, b string) bool {
-	return strings.TrimSuffix(a, "/") == strings.TrimSuffix(b, "/")
 }

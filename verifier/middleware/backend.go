@@ -41,7 +41,8 @@ func (l *local) verify(ctx context.Context, p *presentation, challenge string, r
 	if d := use.Domain(); d != req.domain {
 		return rejected(verifier.CheckDomain, verifier.CodeDomainMismatch, fmt.Sprintf("the challenge was issued for domain %q, not %q", d, req.domain)), nil
 	}
-	res := l.v.VerifyPresentation(ctx, p.input(), verifier.Options{Challenge: challenge, Domain: req.domain})
+	res := l.v.VerifyPresentation(ctx, p.input(), verifier.Options{Challenge: challenge, Domain: req.domain,
+		Scopes: req.scopes, Trust: req.trust})
 	if err := l.ch.Settle(ctx, use, res); err != nil {
 		return nil, err
 	}
@@ -176,8 +177,13 @@ func (r *remote) verify(ctx context.Context, p *presentation, challenge string, 
 	}
 	body := map[string]any{
 		"verifiablePresentation": vp,
-		"options": map[string]string{"challenge": challenge, "domain": req.domain,
-			"action": req.action, "resource": req.resource},
+		"options":                map[string]string{"challenge": challenge, "domain": req.domain},
+	}
+	if len(req.scopes) > 0 {
+		// The server decides the first scope with its chain; the others
+		// are checked here on the delegation it reports (authorize).
+		body["options"].(map[string]string)["action"] = req.scopes[0].Action
+		body["options"].(map[string]string)["resource"] = req.scopes[0].Resource
 	}
 	var res verifier.Result
 	if _, err := r.post(ctx, "/presentations/verify", req.domain, body, &res, http.StatusOK, http.StatusBadRequest); err != nil {

@@ -78,25 +78,42 @@
 //
 // # Delegated scopes
 //
-// RequireScope(action, resource) is met when a presented
-// AgentDelegationCredential (type AgentDelegationCredential, or SD-JWT VC
-// vct https://agentid.dev/vct/agent-delegation/v1) that verified
+// RequireScope(action, resource) is decided by the verifier's delegation
+// check (package verifier, rules of package delegation), which the
+// middleware asks for every RequireScope in process, and for the first one
+// through the REST API (the others are then matched here, by the same
+// rules, against the delegation the server reports). It is met when a
+// presented AgentDelegationCredential (type AgentDelegationCredential, or
+// SD-JWT VC vct https://agentid.dev/vct/agent-delegation/v1) of the agent
+// that verified
 //
-//   - lists in credentialSubject.scopes an entry whose action equals the
-//     required action exactly and whose resource matches the required
-//     resource: equal to it, or a prefix of it ending at a "/" boundary (a
-//     granted "https://erp.example.com/api" covers
-//     "https://erp.example.com/api/invoices" but not
-//     "https://erp.example.com/apix"). There are no wildcards;
-//   - names this service's domain in credentialSubject.audience; and
+//   - lists in credentialSubject.scopes an entry whose action covers the
+//     required action (equal, or a wildcard "invoices:*" or "*") and whose
+//     resource covers the required resource: equal to it, or a prefix of
+//     it ending at a "/" boundary (a granted "https://erp.example.com/api"
+//     covers "https://erp.example.com/api/invoices" but not
+//     "https://erp.example.com/apix");
+//   - names this service's domain in credentialSubject.audience;
 //   - has a validUntil (SD-JWT exp) that has not passed: a delegation
-//     without an expiry grants nothing.
+//     without an expiry grants nothing; and
+//   - when it is a sub-delegation, is presented with its parents up to a
+//     delegation by the agent's principal, each link narrowing its parent
+//     (see verifier.CheckDelegation). A parent's broader scopes grant the
+//     agent nothing.
 //
 // Constraints of the matching scope (say maxAmount) are the handler's to
-// enforce: they are in Agent.Grants. The verifier's Result does not yet
-// report delegation scopes, so the middleware reads them from the verified
-// credentials' claims; when the verifier takes the delegation check over,
-// this package will use its answer.
+// enforce: they are in Agent.Grants.
+//
+// # Trusted issuers
+//
+// Issuer trust is always enforced. RequireIssuer lists the issuers this
+// service accepts; without it, in process, the verifier's own trust list
+// applies (verifier.WithTrustedIssuers, WithTrustedIssuersFor), and
+// through the REST API the server's: the policy of the relying party
+// configured for this service's domain (agentid serve --relying-parties),
+// else the server's own organizations, whose untrusted-issuer warning the
+// middleware turns into a 401. A verifier with no trust list at all only
+// warns (code noTrustList); configure one.
 //
 // RequireAssurance(level) is met when a presented credential's
 // credentialSubject.hardwareBinding.assurance is at least level

@@ -18,23 +18,23 @@ import (
 // typeBase prefixes the problem types of this package.
 const typeBase = problem.TypeBase
 
-// Checks of the middleware's own policy, named in problem bodies beside the
-// verifier's checks.
+// Checks of the middleware's policy, named in problem bodies beside the
+// verifier's other checks; they are the verifier's own.
 const (
 	// CheckDelegation: a delegation grants the required scope to this
-	// service, unexpired.
-	CheckDelegation verifier.Check = "delegation"
+	// service, in force, its chain sound.
+	CheckDelegation = verifier.CheckDelegation
 	// CheckAssurance: the credentials show the required assurance.
-	CheckAssurance verifier.Check = "assurance"
+	CheckAssurance = verifier.CheckAssurance
 )
 
 // Codes of the middleware's problems.
 const (
-	CodeNoDelegation          = "noDelegation"
-	CodeScopeNotGranted       = "scopeNotGranted"
-	CodeAudienceMismatch      = "audienceMismatch"
-	CodeDelegationExpired     = "delegationExpired"
-	CodeInsufficientAssurance = "insufficientAssurance"
+	CodeNoDelegation          = verifier.CodeNoDelegation
+	CodeScopeNotGranted       = verifier.CodeScopeNotGranted
+	CodeAudienceMismatch      = verifier.CodeAudienceMismatch
+	CodeDelegationExpired     = verifier.CodeDelegationExpired
+	CodeInsufficientAssurance = verifier.CodeInsufficientAssurance
 	CodeUnknownChallenge      = "unknownChallenge"
 )
 

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/agentid/agentid/delegation"
 	"github.com/agentid/agentid/verifier"
 )
 
@@ -162,7 +163,12 @@ type backend interface {
 
 // verifyRequest is what the verification is for.
 type verifyRequest struct {
-	domain, action, resource string
+	domain string
+	// scopes are the RequireScope options.
+	scopes []delegation.Request
+	// trust is the RequireIssuer list as a trust policy, nil without one
+	// (in process: the verifier's own list applies).
+	trust *verifier.TrustPolicy
 }
 
 // Middleware is a configured AgentID middleware. New returns its Wrap; the
@@ -269,8 +275,11 @@ func (m *Middleware) Authenticate(w http.ResponseWriter, r *http.Request) (*Agen
 		return nil, false
 	}
 	req := verifyRequest{domain: m.cfg.domain}
-	if len(m.cfg.scopes) > 0 {
-		req.action, req.resource = m.cfg.scopes[0].action, m.cfg.scopes[0].resource
+	for _, sc := range m.cfg.scopes {
+		req.scopes = append(req.scopes, delegation.Request{Action: sc.action, Resource: sc.resource})
+	}
+	if len(m.cfg.issuers) > 0 {
+		req.trust = &verifier.TrustPolicy{Issuers: map[string][]string{verifier.AnyType: m.cfg.issuers}}
 	}
 	res, err := m.backend.verify(ctx, p, challenge, req)
 	if err != nil {
@@ -279,7 +288,18 @@ func (m *Middleware) Authenticate(w http.ResponseWriter, r *http.Request) (*Agen
 			Detail: "the agent's presentation could not be verified now; nothing was let through"})
 		return nil, false
 	}
+	if len(m.cfg.issuers) == 0 {
+		enforceTrust(res)
+	}
 	if !res.Verified {
+		if policyOnly(res.Errors) {
+			// The presentation authenticates the agent; its delegation or
+			// assurance does not authorize it here.
+			m.log(ctx, "agent refused", "failed", checkNames(res.Errors))
+			writeProblem(w, &problemBody{Type: typeBase + "agent-not-authorized", Title: "Forbidden", Status: http.StatusForbidden,
+				Detail: "the agent is verified but not authorized for this route", Errors: res.Errors})
+			return nil, false
+		}
 		m.unauthorized(w, r, "invalid_presentation", "the agent's presentation did not verify", res.Errors)
 		return nil, false
 	}
@@ -364,6 +384,41 @@ func (m *Middleware) authorize(a *Agent) []verifier.Problem {
 		a.Grants = append(a.Grants, *g)
 	}
 	return probs
+}
+
+// enforceTrust makes an untrusted issuer an error when the middleware has
+// no RequireIssuer list of its own (with one, trusted enforces it): a
+// server answering with no relying party's policy judges issuers by its own
+// organizations and reports the others as a warning, and the middleware
+// always enforces issuer trust. A verifier without any trust list says so
+// with another code (noTrustList), which is left a warning: configure
+// RequireIssuer or the verifier's WithTrustedIssuers to enforce one.
+func enforceTrust(res *verifier.Result) {
+	for _, w := range res.Warnings {
+		if w.Check == verifier.CheckTrustedIssuer && w.Code == verifier.CodeUntrustedIssuer {
+			res.Errors = append(res.Errors, w)
+			res.Verified = false
+		}
+	}
+	if !res.Verified {
+		res.Checks = slices.DeleteFunc(res.Checks, func(c verifier.Check) bool {
+			return c == verifier.CheckTrustedIssuer && res.Failed(c)
+		})
+	}
+}
+
+// policyOnly reports whether every error is about authorization (the
+// delegation or assurance check) rather than the presentation itself.
+func policyOnly(errs []verifier.Problem) bool {
+	if len(errs) == 0 {
+		return false
+	}
+	for _, p := range errs {
+		if p.Check != CheckDelegation && p.Check != CheckAssurance {
+			return false
+		}
+	}
+	return true
 }
 
 func orUnnamed(id string) string {

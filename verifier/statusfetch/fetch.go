@@ -24,6 +24,9 @@ func (c *Checker) newClient() *http.Client {
 		tlsConfig = &tls.Config{}
 	}
 	tlsConfig.MinVersion = max(tlsConfig.MinVersion, tls.VersionTLS12)
+	if c.transport != nil {
+		return &http.Client{Transport: c.transport, CheckRedirect: c.checkRedirect}
+	}
 	return &http.Client{
 		Transport: &http.Transport{
 			Proxy:                  nil,
@@ -135,8 +138,10 @@ func (c *Checker) fetch(ctx context.Context, kind, rawURL string, prev *cachedLi
 	if err != nil {
 		return nil, fmt.Errorf("status %s: %w: %w", rawURL, ErrInvalidEntry, err)
 	}
-	if err := c.checkURL(u); err != nil {
-		return nil, fmt.Errorf("status list: %w", err)
+	if c.transport == nil {
+		if err := c.checkURL(u); err != nil {
+			return nil, fmt.Errorf("status list: %w", err)
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()

@@ -217,6 +217,15 @@ func WithMaxRedirects(n int) Option {
 	return func(c *Checker) { c.maxRedirects = max(n, 0) }
 }
 
+// WithTransport makes every fetch go through rt instead of a network
+// transport: for example an in-process handler that serves the caller's own
+// status lists. rt alone decides what a URL may reach: the URL rule
+// (https, or http to loopback) and the outbound policy apply only to the
+// network transport.
+func WithTransport(rt http.RoundTripper) Option {
+	return func(c *Checker) { c.transport = rt }
+}
+
 // WithStaleness sets how long a fetched list is used without asking the
 // server again (default DefaultStaleness). 0 revalidates on every call:
 // revocation is then seen by the very next verification, at the price of a
@@ -291,6 +300,7 @@ type Checker struct {
 	now              func() time.Time
 	skew             time.Duration
 	log              *slog.Logger
+	transport        http.RoundTripper
 
 	client *http.Client
 	dialer net.Dialer
