@@ -76,6 +76,13 @@
 // issued its challenge; behind a load balancer, use sticky routing or
 // verify in process on the shared database.
 //
+// In process, WithAudit(auditLog, organizationID) records every
+// verification as an audit event, as the server does for remote ones: the
+// agent, its principal, the credentials, the route's scope, the decision
+// (verified only when the request is let through) and the failed checks,
+// in the hash chain of a *verifier.AuditLog. An event that cannot be
+// recorded fails the request with 503.
+//
 // # Delegated scopes
 //
 // RequireScope(action, resource) is decided by the verifier's delegation

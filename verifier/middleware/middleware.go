@@ -60,6 +60,8 @@ type config struct {
 	issuers    []string
 	now        func() time.Time
 	log        *slog.Logger
+	auditor    Auditor
+	auditOrg   string
 	errs       []error
 }
 
@@ -212,6 +214,8 @@ func Build(opts ...Option) (*Middleware, error) {
 			return nil, fmt.Errorf("%w: in process, both WithVerifier and WithChallenges are needed", ErrNoVerifier)
 		}
 		m.backend = &local{v: cfg.verifier, ch: cfg.challenges}
+	case cfg.remoteURL != "" && cfg.auditor != nil:
+		return nil, fmt.Errorf("%w: %w", ErrPolicy, errAuditWithRemote)
 	case cfg.remoteURL != "":
 		r, err := newRemote(cfg.remoteURL, cfg.remoteHTTP)
 		if err != nil {
@@ -292,6 +296,9 @@ func (m *Middleware) Authenticate(w http.ResponseWriter, r *http.Request) (*Agen
 		enforceTrust(res)
 	}
 	if !res.Verified {
+		if !m.record(w, r, res, res.Errors) {
+			return nil, false
+		}
 		if policyOnly(res.Errors) {
 			// The presentation authenticates the agent; its delegation or
 			// assurance does not authorize it here.
@@ -305,13 +312,22 @@ func (m *Middleware) Authenticate(w http.ResponseWriter, r *http.Request) (*Agen
 	}
 	agent := agentOf(p, res)
 	if probs := m.trusted(agent); len(probs) > 0 {
+		if !m.record(w, r, res, probs) {
+			return nil, false
+		}
 		m.unauthorized(w, r, "invalid_presentation", "the presentation's credentials are not from an issuer this service trusts", probs)
 		return nil, false
 	}
 	if probs := m.authorize(agent); len(probs) > 0 {
+		if !m.record(w, r, res, probs) {
+			return nil, false
+		}
 		m.log(ctx, "agent refused", "agent", agent.DID, "failed", checkNames(probs))
 		writeProblem(w, &problemBody{Type: typeBase + "agent-not-authorized", Title: "Forbidden", Status: http.StatusForbidden,
 			Detail: "the agent is verified but not authorized for this route", Errors: probs})
+		return nil, false
+	}
+	if !m.record(w, r, res, nil) {
 		return nil, false
 	}
 	m.log(ctx, "agent authorized", "agent", agent.DID, "issuer", agent.Issuer, "principal", agent.Principal)
