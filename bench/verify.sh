@@ -16,6 +16,9 @@
 #                   issue, so it is checked against the KB-JWT only and the
 #                   same presentation may be posted again (an issued
 #                   challenge is single use)
+#   vp              POST /presentations/verify, VC 2.0 presentation of an
+#                   eddsa-rdfc-2022 credential with the holder's (Ed25519)
+#                   eddsa-rdfc-2022 authentication proof, same nonce rule
 #
 # Every verification writes its audit event (hash chain, group commit)
 # before the answer. For each run it prints wrk's throughput and latency
@@ -26,7 +29,7 @@
 # about half that throughput, with its p50/p99.
 #
 # Usage: bench/verify.sh [--database postgres://...] [--duration 10s (seconds only)]
-#                        [--conns "1 2 4 8 16 32 64"] [--scenarios "eddsa eddsa+status sdjwt"]
+#                        [--conns "1 2 4 8 16 32 64"] [--scenarios "eddsa eddsa+status sdjwt vp"]
 #                        [--port 18181]
 # Environment: GOMEMLIMIT, GOGC are passed to the server (e.g.
 # GOMEMLIMIT=16MiB); AGENTID_BIN runs that agentid binary instead of
@@ -38,7 +41,7 @@ root=$(cd "$here/.." && pwd)
 database=""
 duration=10s
 conns="1 2 4 8 16 32 64"
-scenarios="eddsa eddsa+status sdjwt"
+scenarios="eddsa eddsa+status sdjwt vp"
 port=18181
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -91,10 +94,16 @@ args=(serve --data "$work/data" --addr "127.0.0.1:$port" --log-level warn)
 mkdir -m 700 "$work/data"
 AGENTID_ADMIN_TOKEN=$token "$agentid" "${args[@]}" >"$work/server.log" 2>&1 &
 pid=$!
+up=""
 for _ in $(seq 100); do
-  curl -fs "$url/healthz" >/dev/null 2>&1 && break
+  curl -fs "$url/healthz" >/dev/null 2>&1 && up=1 && break
   sleep 0.1
 done
+if [ -z "$up" ]; then
+  echo "the server did not come up:" >&2
+  cat "$work/server.log" >&2
+  exit 1
+fi
 
 # The credentials: the schemas package's AgentIdentityCredential example,
 # issued by the server's default organization.
@@ -111,6 +120,10 @@ issue '{"credentialStatus": false}' "" | jq -c '{verifiableCredential: .}' >"$wo
 issue '{}' "" | jq -c '{verifiableCredential: .}' >"$work/eddsa+status.json"
 holder=$("$agentid" key generate --type p256 --out "$work/holder.jwk" | grep -o 'did:key:[A-Za-z0-9]*' | head -1)
 issue '{"format": "dc+sd-jwt"}' "$holder" | jq -r . >"$work/cred.sdjwt"
+edholder=$("$agentid" key generate --type ed25519 --out "$work/edholder.jwk" | grep -o 'did:key:[A-Za-z0-9]*' | head -1)
+issue '{"credentialStatus": false}' "$edholder" >"$work/held.json"
+"$agentid" vc present --key "$work/edholder.jwk" --challenge bench-nonce --domain https://rp.example "$work/held.json" |
+  jq -c '{verifiablePresentation: ., options: {challenge: "bench-nonce", domain: "https://rp.example"}}' >"$work/vp.json"
 
 # A KB-JWT is accepted for 5 minutes (plus the clock skew) after its iat, so
 # the presentation is made again before each run.
@@ -130,7 +143,7 @@ declare -A results
 for sc in $scenarios; do
   case $sc in
     eddsa | eddsa+status) path=/credentials/verify ;;
-    sdjwt) path=/presentations/verify ;;
+    sdjwt | vp) path=/presentations/verify ;;
     *) echo "unknown scenario $sc" >&2; exit 2 ;;
   esac
   best_rps[$sc]=0
@@ -175,7 +188,11 @@ for sc in $scenarios; do
     if [ $dist -lt 0 ] || [ $d -lt $dist ]; then dist=$d; pick=$line; fi
   done
   echo "# $sc: saturation ${best_rps[$sc]}/s; closest wrk run: $pick"
-  case $sc in sdjwt) path=/presentations/verify; present_sdjwt ;; *) path=/credentials/verify ;; esac
+  case $sc in
+    sdjwt) path=/presentations/verify; present_sdjwt ;;
+    vp) path=/presentations/verify ;;
+    *) path=/credentials/verify ;;
+  esac
   if [ "$half" -gt 0 ]; then
     before=$(cpu_ticks)
     ol=$("$work/openloop" -url "$url$path" -body "$work/$sc.json" -rate "$half" -duration "$duration" || true)

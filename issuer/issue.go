@@ -171,12 +171,12 @@ func (s *Service) Issue(ctx context.Context, orgID string, doc map[string]any, o
 // issueTx allocates an index on each of lists (one per status purpose of
 // p), signs and stores the credential, in one transaction.
 //
-// The indexes are drawn and the credential signed before the transaction
-// (on SQLite, before the process's write lock): the transaction only
-// claims the drawn indexes and stores the credential, so writers hold the
-// database's one write lock for inserts, not for canonicalization and
-// signing. An index another issuer claimed since the draw costs a new draw
-// and a new signature, as a claim conflict inside the transaction did.
+// The indexes are drawn and the credential signed before the transaction:
+// the transaction, which the group commit (batch.go) shares among the
+// issuances queued at the time, only claims the drawn indexes and stores
+// the credentials, so the database's write lock (SQLite's one writer) is
+// held for inserts, not for canonicalization and signing. An index another
+// issuer claimed since the draw costs a new draw and a new signature.
 func (s *Service) issueTx(ctx context.Context, p *plan, lists []*store.StatusList) (*Issued, error) {
 	s.commits.signing.Add(1)
 	defer s.commits.signing.Add(-1)

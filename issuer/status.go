@@ -257,6 +257,30 @@ func (s *Service) StatusList(ctx context.Context, listID string) (*SignedStatusL
 	return served(l, body, signedAt), nil
 }
 
+// StatusListETag is the ETag StatusList would answer for listID when its
+// cached signed form is current, read without loading the list: "" when
+// the list would be signed again (changed since, or due for its hourly
+// re-signing), so the caller must ask StatusList. An unknown list is
+// ErrNotFound.
+func (s *Service) StatusListETag(ctx context.Context, listID string) (string, error) {
+	st, err := s.store.StatusListStamp(ctx, listID)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", notFound("no status list " + listID)
+	}
+	if err != nil {
+		return "", fmt.Errorf("status list %s: %w", listID, err)
+	}
+	if st.SignedVersion != st.Version || st.SignedAt == nil || s.now().Sub(*st.SignedAt) >= statusListRefresh {
+		return "", nil
+	}
+	return listETag(st.Version, *st.SignedAt), nil
+}
+
+// listETag is the ETag of a list's version signed at signedAt.
+func listETag(version int64, signedAt time.Time) string {
+	return `"` + strconv.FormatInt(version, 10) + "." + strconv.FormatInt(signedAt.Unix(), 10) + `"`
+}
+
 func served(l *store.StatusList, body []byte, signedAt time.Time) *SignedStatusList {
 	ct := ContentTypeStatusListCredential
 	if l.Kind == store.StatusListToken {
@@ -264,7 +288,7 @@ func served(l *store.StatusList, body []byte, signedAt time.Time) *SignedStatusL
 	}
 	return &SignedStatusList{
 		ID: l.ID, Kind: l.Kind, ContentType: ct, Body: body, Version: l.Version,
-		ETag: `"` + strconv.FormatInt(l.Version, 10) + "." + strconv.FormatInt(signedAt.Unix(), 10) + `"`,
+		ETag: listETag(l.Version, signedAt),
 	}
 }
 

@@ -90,6 +90,23 @@ func (t ownListTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !validListID(id) {
 		return resp(http.StatusNotFound, http.Header{}, nil), nil
 	}
+	h := http.Header{}
+	h.Set("Cache-Control", "no-cache")
+	if inm := req.Header.Get("If-None-Match"); inm != "" {
+		// The usual case: the list has not changed since the last check.
+		// Its stamp alone says so, without loading the list.
+		etag, err := t.issuer.StatusListETag(req.Context(), id)
+		if errors.Is(err, issuer.ErrNotFound) {
+			return resp(http.StatusNotFound, http.Header{}, nil), nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("own status list %s: %w", id, err)
+		}
+		if etag != "" && etagMatches(inm, etag) {
+			h.Set("ETag", etag)
+			return resp(http.StatusNotModified, h, nil), nil
+		}
+	}
 	l, err := t.issuer.StatusList(req.Context(), id)
 	if errors.Is(err, issuer.ErrNotFound) {
 		return resp(http.StatusNotFound, http.Header{}, nil), nil
@@ -97,9 +114,7 @@ func (t ownListTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, fmt.Errorf("own status list %s: %w", id, err)
 	}
-	h := http.Header{}
 	h.Set("ETag", l.ETag)
-	h.Set("Cache-Control", "no-cache")
 	if etagMatches(req.Header.Get("If-None-Match"), l.ETag) {
 		return resp(http.StatusNotModified, h, nil), nil
 	}

@@ -7,9 +7,11 @@ import (
 	"io"
 	"net/http"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/agentid/agentid/credential/dataintegrity"
 	"github.com/agentid/agentid/credential/sdjwt"
 	"github.com/agentid/agentid/didmethods"
 	"github.com/agentid/agentid/internal/store"
@@ -30,7 +32,9 @@ import (
 // loopback and revalidated per the default staleness), one without, and an
 // SD-JWT VC presentation with a KB-JWT for nonce "bench-nonce" (a challenge
 // /challenges did not issue: it is checked against the KB-JWT only, so the
-// presentation may be posted again and again).
+// presentation may be posted again and again), and a VC 2.0 presentation
+// of an eddsa-rdfc-2022 credential with the holder's authentication proof
+// for the same nonce.
 func verifyBodies(b *testing.B, s *benchServer) map[string][2]any {
 	b.Helper()
 	issue := func(options map[string]any, doc map[string]any) json.RawMessage {
@@ -63,7 +67,37 @@ func verifyBodies(b *testing.B, s *benchServer) map[string][2]any {
 	if err != nil {
 		b.Fatal(err)
 	}
+	// A VC 2.0 presentation of an eddsa-rdfc-2022 credential about an
+	// Ed25519 holder, with the holder's eddsa-rdfc-2022 authentication
+	// proof for the same nonce.
+	edHolder, err := software.Generate(keys.Ed25519)
+	if err != nil {
+		b.Fatal(err)
+	}
+	edDID, err := didmethods.CreateKey(edHolder.Public())
+	if err != nil {
+		b.Fatal(err)
+	}
+	doc = identityDoc(b)
+	doc["credentialSubject"].(map[string]any)["id"] = edDID
+	var held map[string]any
+	if err := json.Unmarshal(issue(map[string]any{"credentialStatus": false}, doc), &held); err != nil {
+		b.Fatal(err)
+	}
+	vp, err := dataintegrity.Sign(b.Context(), map[string]any{
+		"@context":             []any{"https://www.w3.org/ns/credentials/v2"},
+		"type":                 []any{"VerifiablePresentation"},
+		"holder":               edDID,
+		"verifiableCredential": []any{held},
+	}, edHolder, dataintegrity.ProofOptions{
+		Cryptosuite: dataintegrity.EdDSARDFC2022, VerificationMethod: edDID + "#" + strings.TrimPrefix(edDID, "did:key:"),
+		ProofPurpose: dataintegrity.PurposeAuthentication, Challenge: "bench-nonce", Domain: []string{"https://rp.example"},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
 	return map[string][2]any{
+		"eddsa-rdfc-2022-vp":        {"/presentations/verify", map[string]any{"verifiablePresentation": vp, "options": map[string]any{"challenge": "bench-nonce", "domain": "https://rp.example"}}},
 		"eddsa-rdfc-2022+status":    {"/credentials/verify", map[string]any{"verifiableCredential": withStatus}},
 		"eddsa-rdfc-2022":           {"/credentials/verify", map[string]any{"verifiableCredential": noStatus}},
 		"dc+sd-jwt+kb-presentation": {"/presentations/verify", map[string]any{"verifiablePresentation": pres, "options": map[string]any{"challenge": "bench-nonce", "domain": "https://rp.example"}}},
@@ -100,7 +134,7 @@ func BenchmarkVerifyHTTP(b *testing.B) {
 	benchStores(b, func(b *testing.B, st *store.Store) {
 		s := newBenchServer(b, st)
 		bodies := verifyBodies(b, s)
-		for _, name := range []string{"eddsa-rdfc-2022", "eddsa-rdfc-2022+status", "dc+sd-jwt+kb-presentation"} {
+		for _, name := range []string{"eddsa-rdfc-2022", "eddsa-rdfc-2022+status", "dc+sd-jwt+kb-presentation", "eddsa-rdfc-2022-vp"} {
 			b.Run(name, func(b *testing.B) {
 				path := bodies[name][0].(string)
 				body, _ := json.Marshal(bodies[name][1])
