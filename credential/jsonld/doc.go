@@ -54,6 +54,9 @@
 //     carry and would drop) are ErrRelativeIRI, and an attempt to redefine a
 //     protected term (for example "type" in the VC context) is
 //     ErrProtectedTermRedefinition.
+//   - No panics: json-gold v0.4.2 panics on some malformed documents (a
+//     number under the empty key, a non-boolean @protected); the Processor
+//     recovers and reports ErrInvalidJSONLD.
 //
 // # Speed
 //
@@ -66,12 +69,23 @@
 // Canonicalize and CanonicalizeSHA384 first try a fast path (fastrdf.go,
 // rdfc.go) that walks the compact document once, asks json-gold's processed
 // contexts how each key and value expands, and emits RDF quads directly;
-// scoped contexts, key expansions and IRI checks are cached. It then labels
-// blank nodes by their first-degree hashes, which settles RDFC-1.0 whenever
-// those hashes are distinct. Anything it does not handle (nested contexts,
-// value objects, lists, language maps, @json, undefined terms, relative or
-// invalid IRIs, look-alike blank nodes, …) it detects and hands to the
-// json-gold path above, so its output is json-gold's by construction or by
-// test: the differential tests and FuzzCanonicalizeDifferential compare the
-// two. A credential canonicalizes about ten times faster this way.
+// scoped contexts, embedded contexts (a presentation's credentials carry
+// their own @context), key expansions and IRI checks are cached. It then
+// labels blank nodes by their first-degree hashes, which settles RDFC-1.0
+// whenever those hashes are distinct. Anything it does not handle (null and
+// @propagate contexts, value objects, lists, language maps, @json, undefined
+// terms, relative or invalid IRIs, look-alike blank nodes, …) it detects and
+// hands to the json-gold path above, so its output is json-gold's by
+// construction or by test: the differential tests and
+// FuzzCanonicalizeDifferential compare the two. A credential or a
+// presentation canonicalizes about ten times faster this way.
+//
+// json-gold v0.4.2 reads a term's container mapping from the term's scoped
+// context rather than the active context, so VC 2.0's verifiableCredential
+// (a @graph container with a null scoped context) puts an embedded
+// credential in the presentation's default graph, not in a graph of its
+// own as the JSON-LD 1.1 algorithm does. The fast path reproduces json-gold
+// here (the canonical form must not depend on which path ran), so a
+// presentation proof made by a processor that follows the algorithm does
+// not verify here, nor one made here there.
 package jsonld

@@ -1,12 +1,14 @@
 package jsonld
 
 import (
+	"encoding/json"
 	"errors"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/piprate/json-gold/ld"
 
@@ -30,13 +32,16 @@ import (
 // (keys, types, derived scoped contexts) are cached on the context, and IRI
 // validity is checked once per distinct IRI.
 //
-// It handles the subset credentials use: node objects with @id and @type,
-// terms with @id/@vocab/datatype coercion, @set and @graph containers,
-// type-scoped and property-scoped contexts, strings, booleans and numbers.
-// Anything else (nested @context, @value objects, @list, @language,
-// language, index, id and type maps, @json, @reverse, @nest, @included, a
-// top-level @graph, relative or invalid IRIs, undefined terms, JSON numbers
-// as json.Number, and so on) is detected while walking and answered with
+// It handles the subset credentials and presentations use: node objects
+// with @id and @type, terms with @id/@vocab/datatype coercion, @set and
+// @graph containers, type-scoped and property-scoped contexts (including
+// the null context VC 2.0 puts on verifiableCredential), embedded @context
+// values in nested node objects (URLs, arrays of URLs, inline context
+// objects), strings, booleans and numbers. Anything else (a null or
+// @propagate context, @value objects, @list, @language, language, index, id
+// and type maps, @json, @reverse, @nest, @included, a top-level @graph,
+// relative or invalid IRIs, undefined terms, JSON numbers as json.Number,
+// and so on) is detected while walking and answered with
 // errFallback: the document then goes through json-gold, which produces the
 // output or the safe-mode error. Correctness therefore never depends on how
 // much the fast path covers, only on it being exact for what it accepts,
@@ -47,24 +52,56 @@ import (
 // package.
 var errFallback = errors.New("jsonld: document outside the fast path")
 
-// Bounds of the per-context caches. Keys and types come from documents, so
-// the caches stop growing at these sizes (lookups still work, uncached).
+// Bounds of the per-context caches. Keys, types and embedded contexts come
+// from documents, so the caches stop growing at these sizes (lookups still
+// work, uncached).
 const (
 	maxCachedKeys    = 4096
+	maxCachedKeyLen  = 256
 	maxDerived       = 256
 	maxCachedIRIs    = 16384
 	maxFastBlankNode = 1 << 16
+	// maxDerivedTotal bounds the derived contexts cached under one
+	// Processor, whatever their depth: embedded contexts are named by
+	// documents, and each cached one may cache further ones. Inline
+	// embedded contexts (anything but URLs) have a budget of their own,
+	// maxInlineTotal, so that documents inventing them cannot use up the
+	// room the usual URL contexts need.
+	maxDerivedTotal = 1024
+	maxInlineTotal  = 256
+	// maxEmbeddedKeyLen bounds the cache key of an embedded context (its
+	// URLs, or its JSON); longer ones are processed uncached.
+	maxEmbeddedKeyLen = 2048
 )
+
+// ctxEnv is what the active contexts of one Processor share: json-gold's
+// options (for the null context) and the count of cached derived contexts.
+type ctxEnv struct {
+	opts    *ld.JsonLdOptions
+	derived atomic.Int64
+	inline  atomic.Int64
+}
 
 // activeCtx is a processed json-gold context plus what the fast path
 // learned about it. The json-gold context is never modified after
 // construction; the caches are guarded by mu.
 type activeCtx struct {
-	ld *ld.Context
+	ld  *ld.Context
+	env *ctxEnv
 	// prev is the context to revert to when entering a nested node object:
 	// set when this context came from a type-scoped context, which does not
 	// propagate (JSON-LD 1.1 §4.1.3). It mirrors json-gold's previousContext.
 	prev *activeCtx
+	// ldPrev is set when json-gold itself recorded a previous context in ld
+	// (a context with "@propagate": false): the fast path does not track
+	// that and declines documents in such a context.
+	ldPrev bool
+	// inline is set on contexts derived, at any depth, from an inline
+	// embedded context: they are cached within maxInlineTotal.
+	inline bool
+	// ephemeral is set on contexts no cache holds: what is derived from
+	// them is not cached either (it would live only as long as they do).
+	ephemeral bool
 
 	mu      sync.RWMutex
 	keys    map[string]string // term or IRI → ExpandIri(key, vocab)
@@ -72,16 +109,56 @@ type activeCtx struct {
 	derived map[derivedKey]*activeCtx
 }
 
-// derivedKey names a scoped context: the one that term carries in src,
-// applied with or without propagation.
+// derivedKey names a derived context: the scoped context that term
+// carries in src, applied with or without propagation, or (embedded set,
+// src nil) the embedded @context whose key is term.
 type derivedKey struct {
 	src       *activeCtx
 	term      string
 	propagate bool
+	embedded  bool
 }
 
-func newActiveCtx(c *ld.Context, prev *activeCtx) *activeCtx {
-	return &activeCtx{ld: c, prev: prev, keys: map[string]string{}, types: map[string]string{}, derived: map[derivedKey]*activeCtx{}}
+func newActiveCtx(c *ld.Context, prev *activeCtx, env *ctxEnv) *activeCtx {
+	_, ldPrev := c.AsMap()["previousContext"]
+	return &activeCtx{ld: c, env: env, prev: prev, ldPrev: ldPrev,
+		keys: map[string]string{}, types: map[string]string{}, derived: map[derivedKey]*activeCtx{}}
+}
+
+// cached returns the derived context k, if cached.
+func (c *activeCtx) cached(k derivedKey) (*activeCtx, bool) {
+	c.mu.RLock()
+	d, ok := c.derived[k]
+	c.mu.RUnlock()
+	return d, ok
+}
+
+// remember caches d (not yet shared) as the derived context k, within the
+// bounds, and returns the context to use (one cached concurrently wins). A
+// d left uncached is marked ephemeral.
+func (c *activeCtx) remember(k derivedKey, d *activeCtx) *activeCtx {
+	d.inline = c.inline || (k.embedded && strings.HasPrefix(k.term, "j"))
+	d.ephemeral = true
+	if c.ephemeral {
+		return d
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if existing, ok := c.derived[k]; ok {
+		return existing
+	}
+	if len(c.derived) >= maxDerived {
+		return d
+	}
+	budget, limit := &c.env.derived, int64(maxDerivedTotal)
+	if d.inline {
+		budget, limit = &c.env.inline, maxInlineTotal
+	}
+	if budget.Add(1) <= limit {
+		d.ephemeral = false
+		c.derived[k] = d
+	}
+	return d
 }
 
 // expandKey is json-gold's expansion of a property key (vocabulary
@@ -107,11 +184,13 @@ func (c *activeCtx) cachedExpand(cache map[string]string, s string, relative boo
 	if err != nil {
 		return "", errFallback
 	}
-	c.mu.Lock()
-	if len(cache) < maxCachedKeys {
-		cache[s] = v
+	if len(s) <= maxCachedKeyLen {
+		c.mu.Lock()
+		if len(cache) < maxCachedKeys {
+			cache[s] = v
+		}
+		c.mu.Unlock()
 	}
-	c.mu.Unlock()
 	return v, nil
 }
 
@@ -120,41 +199,165 @@ func (c *activeCtx) cachedExpand(cache map[string]string, s string, relative boo
 // context, without for a type-scoped one. json-gold applies property-scoped
 // contexts with protected-term overriding allowed; Parse does not allow it,
 // so a scoped context that overrides a protected term fails here and the
-// document falls back (it does not occur in the embedded contexts).
+// document falls back (it does not occur in the embedded contexts). A null
+// property-scoped context (VC 2.0's verifiableCredential) is json-gold's
+// null context: a fresh context over the processor's options, without the
+// sentinel @vocab and without a previous context.
 func (c *activeCtx) derive(src *activeCtx, term string, scoped any, propagate bool) (*activeCtx, error) {
-	k := derivedKey{src, term, propagate}
-	c.mu.RLock()
-	d, ok := c.derived[k]
-	c.mu.RUnlock()
-	if ok {
+	k := derivedKey{src: src, term: term, propagate: propagate}
+	if d, ok := c.cached(k); ok {
 		return d, nil
 	}
+	var d *activeCtx
 	switch s := scoped.(type) {
-	case string:
-	case map[string]any:
-		if _, ok := s["@propagate"]; ok {
+	case nil:
+		// json-gold refuses to nullify a context with protected terms
+		// only for type-scoped contexts (overriding is not allowed there);
+		// a type-scoped null context also keeps a previous context. Only
+		// the property-scoped case is handled.
+		if !propagate || c.env == nil {
 			return nil, errFallback
 		}
-	default: // null (nullification), arrays: rare, leave them to json-gold
+		d = newActiveCtx(ld.NewContext(nil, c.env.opts), nil, c.env)
+	case string, map[string]any:
+		if m, ok := s.(map[string]any); ok {
+			if _, ok := m["@propagate"]; ok {
+				return nil, errFallback
+			}
+		}
+		parsed, err := c.ld.Parse(jsonvalue.Clone(scoped))
+		if err != nil {
+			return nil, errFallback
+		}
+		prev := c.prev
+		if !propagate && prev == nil {
+			prev = c
+		}
+		d = newActiveCtx(parsed, prev, c.env)
+	default: // arrays: rare, leave them to json-gold
 		return nil, errFallback
 	}
-	parsed, err := c.ld.Parse(jsonvalue.Clone(scoped))
+	if d.ldPrev {
+		return nil, errFallback
+	}
+	return c.remember(k, d), nil
+}
+
+// embed returns c with the embedded @context local (the value of a nested
+// node object's "@context") applied, as json-gold's expansion applies it:
+// Parse, which propagates and does not allow protected terms to be
+// redefined other than identically (json-gold fails then, and so the fast
+// path falls back). The result keeps c's previous context, as json-gold's
+// copy of the active context does. Null contexts and contexts with
+// @propagate are left to json-gold. Results are cached by the context's
+// URLs or JSON.
+func (c *activeCtx) embed(local any) (*activeCtx, error) {
+	key, ok := embeddedKey(local)
+	if !ok {
+		return nil, errFallback
+	}
+	k := derivedKey{term: key, embedded: true}
+	if d, ok := c.cached(k); ok {
+		return d, nil
+	}
+	parsed, err := c.ld.Parse(jsonvalue.Clone(local))
 	if err != nil {
 		return nil, errFallback
 	}
-	prev := c.prev
-	if !propagate && prev == nil {
-		prev = c
+	d := newActiveCtx(parsed, c.prev, c.env)
+	if d.ldPrev {
+		return nil, errFallback
 	}
-	d = newActiveCtx(parsed, prev)
-	c.mu.Lock()
-	if existing, ok := c.derived[k]; ok {
-		d = existing
-	} else if len(c.derived) < maxDerived {
-		c.derived[k] = d
+	if len(key) > maxEmbeddedKeyLen {
+		d.inline, d.ephemeral = true, true
+		return d, nil
 	}
-	c.mu.Unlock()
-	return d, nil
+	return c.remember(k, d), nil
+}
+
+// embeddedKey returns the cache key of an embedded @context value, or
+// false for a value the fast path leaves to json-gold: null (alone or in an
+// array: nullification), an object with @propagate, or anything holding
+// values other than encoding/json's (a json.Number 1.1 and a float64 1.1
+// would otherwise share a key and not a meaning). Distinct values have
+// distinct keys: URLs are length-prefixed, anything else is JSON.
+func embeddedKey(local any) (string, bool) {
+	switch t := local.(type) {
+	case string:
+		return "s" + t, true
+	case map[string]any:
+		return jsonKey(t)
+	case []any:
+		var sb strings.Builder
+		sb.WriteByte('a')
+		for _, e := range t {
+			s, ok := e.(string)
+			if !ok {
+				return jsonKey(t)
+			}
+			sb.WriteString(strconv.Itoa(len(s)))
+			sb.WriteByte(':')
+			sb.WriteString(s)
+		}
+		return sb.String(), true
+	}
+	return "", false
+}
+
+// jsonKey is embeddedKey for a context with inline objects.
+func jsonKey(local any) (string, bool) {
+	items := []any{local}
+	if arr, ok := local.([]any); ok {
+		items = arr
+	}
+	for _, e := range items {
+		switch m := e.(type) {
+		case string:
+		case map[string]any:
+			if _, ok := m["@propagate"]; ok {
+				return "", false
+			}
+		default: // null, or not a context
+			return "", false
+		}
+	}
+	if !plainJSON(local, 0) {
+		return "", false
+	}
+	b, err := json.Marshal(local)
+	if err != nil {
+		return "", false
+	}
+	return "j" + string(b), true
+}
+
+// plainJSON reports whether v holds only encoding/json's values (finite
+// numbers), nested at most 32 levels.
+func plainJSON(v any, depth int) bool {
+	if depth > 32 {
+		return false
+	}
+	switch t := v.(type) {
+	case nil, string, bool:
+		return true
+	case float64:
+		return !math.IsNaN(t) && !math.IsInf(t, 0)
+	case []any:
+		for _, e := range t {
+			if !plainJSON(e, depth+1) {
+				return false
+			}
+		}
+		return true
+	case map[string]any:
+		for _, e := range t {
+			if !plainJSON(e, depth+1) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 // iriCache remembers whether an IRI is one the fast path may emit: absolute
@@ -268,19 +471,18 @@ func (b *quadBuilder) idTerm(id string) (rdfTerm, error) {
 // typeScopedContext, and graph the graph its statements go to.
 func (b *quadBuilder) node(c *activeCtx, prop string, elem map[string]any, typeScoped *activeCtx, graph rdfTerm, top bool) (rdfTerm, error) {
 	var none rdfTerm
-	_, hasCtx := elem["@context"]
-	if hasCtx && !top {
+	if c.ldPrev {
 		return none, errFallback
 	}
+	// The top-level @context is the active context c already; a nested
+	// one is applied below, after the property-scoped context.
+	localCtx, hasCtx := elem["@context"]
 	// The property-scoped context of prop, looked up before reverting.
 	var propScoped any
 	var propSrc *activeCtx
 	if prop != "" {
 		if sc, ok := c.ld.GetTermDefinition(prop)["@context"]; ok {
 			propScoped, propSrc = sc, c
-			if sc == nil {
-				return none, errFallback
-			}
 		}
 	}
 	// Revert a non-propagated (type-scoped) context, unless the object is a
@@ -312,14 +514,30 @@ func (b *quadBuilder) node(c *activeCtx, prop string, elem map[string]any, typeS
 			return none, err
 		}
 	}
-	// Type-scoped contexts, in lexicographical order of the types.
+	// The node's own @context, over the property-scoped one.
+	if hasCtx && !top {
+		var err error
+		if c, err = c.embed(localCtx); err != nil {
+			return none, err
+		}
+	}
+	// Type-scoped contexts, in lexicographical order of the types. The
+	// types are looked up, and later expanded, in typeCtx, the context
+	// before them.
 	typeCtx := c
 	var idValue any
 	var types []string
+	var idKey, typeKey string
 	nID, nType := 0, 0
 	for k, v := range elem {
-		if k == "@context" {
+		switch k {
+		case "@context":
 			continue
+		case "":
+			// json-gold takes the empty key for "no active property"
+			// (its values are then dropped or expanded as at the top)
+			// and for its initial @type key: not handled here.
+			return none, errFallback
 		}
 		e, err := c.expandKey(k)
 		if err != nil {
@@ -328,9 +546,10 @@ func (b *quadBuilder) node(c *activeCtx, prop string, elem map[string]any, typeS
 		switch e {
 		case "@id":
 			nID++
-			idValue = v
+			idValue, idKey = v, k
 		case "@type":
 			nType++
+			typeKey = k
 			switch t := v.(type) {
 			case string:
 				types = append(types, t)
@@ -402,6 +621,14 @@ func (b *quadBuilder) node(c *activeCtx, prop string, elem map[string]any, typeS
 		if err != nil {
 			return none, err
 		}
+		// json-gold finds @id (and expands every key) in the context
+		// after the type-scoped contexts, and @type in the one before
+		// them for the keys before the type key: a type-scoped context
+		// that turns a key into @id or @type, or one of them into
+		// something else, makes the two differ. Not handled here.
+		if (e == "@id") != (nID == 1 && k == idKey) || (e == "@type") != (nType == 1 && k == typeKey) {
+			return none, errFallback
+		}
 		if e == "@id" || e == "@type" {
 			continue
 		}
@@ -434,6 +661,13 @@ func (b *quadBuilder) property(c *activeCtx, key, iri string, value any, subject
 		var err error
 		if termCtx, err = c.derive(c, key, sc, true); err != nil {
 			return err
+		}
+		// json-gold takes the container and reverse mappings from the
+		// term's scoped context, not the active context: a null scoped
+		// context (VC 2.0's verifiableCredential) drops its @graph
+		// container. The fast path does the same (GetContainer below).
+		if r, ok := termCtx.ld.GetTermDefinition(key)["@reverse"]; ok && r != false {
+			return errFallback
 		}
 	}
 	asGraph := false

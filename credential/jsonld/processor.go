@@ -138,6 +138,7 @@ type Processor struct {
 	limits Limits
 	opts   *ld.JsonLdOptions // shared, never modified after construction
 	base   *activeCtx        // the active context holding only the sentinel @vocab
+	env    *ctxEnv           // shared by the active contexts of the fast path
 
 	mu     sync.RWMutex
 	parsed map[string]*activeCtx // "\n"-joined context URLs → active context
@@ -164,7 +165,8 @@ func NewProcessor(opts ...Option) (*Processor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jsonld: sentinel context: %w", err)
 	}
-	p.base = newActiveCtx(base, nil)
+	p.env = &ctxEnv{opts: p.opts}
+	p.base = newActiveCtx(base, nil, p.env)
 	return p, nil
 }
 
@@ -252,8 +254,9 @@ func (p *Processor) Check(ctx context.Context, doc map[string]any) error {
 // when json-gold's expansion succeeds and passes the safe-mode check (the
 // differential tests hold it to that); its other errors are those of
 // prepare, which Expand reports first too.
-func (p *Processor) checkFast(ctx context.Context, doc map[string]any) error {
-	doc, err := p.prepare(ctx, doc)
+func (p *Processor) checkFast(ctx context.Context, doc map[string]any) (err error) {
+	defer declinePanic(&err)
+	doc, err = p.prepare(ctx, doc)
 	if err != nil {
 		return err
 	}
@@ -276,7 +279,8 @@ func (p *Processor) checkFast(ctx context.Context, doc map[string]any) error {
 // ToRDF expands doc (as Expand does) and returns its RDF dataset as
 // N-Quads, in no particular order and with blank node labels as json-gold
 // assigns them. The blank-node limits are checked.
-func (p *Processor) ToRDF(ctx context.Context, doc map[string]any) (string, error) {
+func (p *Processor) ToRDF(ctx context.Context, doc map[string]any) (_ string, err error) {
+	defer goldPanic(&err, "serialize N-Quads")
 	ds, err := p.toRDF(ctx, doc)
 	if err != nil {
 		return "", err
@@ -305,8 +309,9 @@ func (p *Processor) Canonicalize(ctx context.Context, doc map[string]any) (strin
 // the fast path (see fastrdf.go), or errFallback. Errors other than
 // errFallback are the ones the json-gold path would report first: context
 // cancellation and the document limits.
-func (p *Processor) canonicalizeFast(ctx context.Context, doc map[string]any, h hash.Hash) (string, error) {
-	doc, err := p.prepare(ctx, doc)
+func (p *Processor) canonicalizeFast(ctx context.Context, doc map[string]any, h hash.Hash) (_ string, err error) {
+	defer declinePanic(&err)
+	doc, err = p.prepare(ctx, doc)
 	if err != nil {
 		return "", err
 	}
@@ -331,7 +336,8 @@ func (p *Processor) canonicalizeFast(ctx context.Context, doc map[string]any, h 
 
 // canonicalizeJSONGold is Canonicalize on json-gold: expansion, RDF
 // conversion, the blank-node limits, URDNA2015.
-func (p *Processor) canonicalizeJSONGold(ctx context.Context, doc map[string]any) (string, error) {
+func (p *Processor) canonicalizeJSONGold(ctx context.Context, doc map[string]any) (_ string, err error) {
+	defer goldPanic(&err, "canonicalize")
 	ds, err := p.toRDF(ctx, doc)
 	if err != nil {
 		return "", err
@@ -350,7 +356,8 @@ func (p *Processor) canonicalizeJSONGold(ctx context.Context, doc map[string]any
 	return s, nil
 }
 
-func (p *Processor) toRDF(ctx context.Context, doc map[string]any) (*ld.RDFDataset, error) {
+func (p *Processor) toRDF(ctx context.Context, doc map[string]any) (_ *ld.RDFDataset, err error) {
+	defer goldPanic(&err, "to RDF")
 	expanded, err := p.expand(ctx, doc)
 	if err != nil {
 		return nil, err
@@ -395,8 +402,9 @@ func (p *Processor) prepare(ctx context.Context, doc map[string]any) (map[string
 	return doc, nil
 }
 
-func (p *Processor) expand(ctx context.Context, doc map[string]any) ([]any, error) {
-	doc, err := p.prepare(ctx, doc)
+func (p *Processor) expand(ctx context.Context, doc map[string]any) (_ []any, err error) {
+	defer goldPanic(&err, "expand")
+	doc, err = p.prepare(ctx, doc)
 	if err != nil {
 		return nil, err
 	}
@@ -423,6 +431,26 @@ func (p *Processor) expand(ctx context.Context, doc map[string]any) ([]any, erro
 	return expanded, nil
 }
 
+// goldPanic turns a panic of json-gold into an error wrapping
+// ErrInvalidJSONLD: json-gold v0.4.2 panics on some malformed documents (a
+// non-string value under the empty key, a non-boolean @protected, …), and
+// a document must never crash its caller. Deferred by every function of
+// the json-gold path.
+func goldPanic(err *error, what string) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("jsonld: %s: %w: the JSON-LD processor failed on this document: %v", what, ErrInvalidJSONLD, r)
+	}
+}
+
+// declinePanic makes the fast path decline a document on which json-gold
+// (which it calls to process contexts and expand IRIs) panics: the json-gold
+// path then reports the error.
+func declinePanic(err *error) {
+	if r := recover(); r != nil {
+		*err = errFallback
+	}
+}
+
 // activeContext returns the active context for a top-level @context value,
 // on top of the sentinel @vocab; lists of URLs are parsed once and cached.
 func (p *Processor) activeContext(local any) (*activeCtx, error) {
@@ -442,12 +470,14 @@ func (p *Processor) activeContext(local any) (*activeCtx, error) {
 	if err != nil {
 		return nil, mapError(err)
 	}
-	c := newActiveCtx(parsed, nil)
+	c := newActiveCtx(parsed, nil, p.env)
+	c.ephemeral = true // until cached: nothing derived from it is cached
 	if cacheable {
 		p.mu.Lock()
 		if existing, ok := p.parsed[key]; ok {
 			c = existing
 		} else if len(p.parsed) < maxCachedContexts {
+			c.ephemeral = false
 			p.parsed[key] = c
 		}
 		p.mu.Unlock()

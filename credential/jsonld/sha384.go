@@ -41,7 +41,8 @@ func (p *Processor) CanonicalizeSHA384(ctx context.Context, doc map[string]any) 
 
 // canonicalizeSHA384JSONGold is CanonicalizeSHA384 on json-gold's RDF
 // conversion.
-func (p *Processor) canonicalizeSHA384JSONGold(ctx context.Context, doc map[string]any) (string, error) {
+func (p *Processor) canonicalizeSHA384JSONGold(ctx context.Context, doc map[string]any) (_ string, err error) {
+	defer goldPanic(&err, "canonicalize")
 	ds, err := p.toRDF(ctx, doc)
 	if err != nil {
 		return "", err
