@@ -10,26 +10,8 @@ import (
 
 	"github.com/agentid/agentid/internal/store"
 	"github.com/agentid/agentid/internal/store/storetest"
-	"github.com/agentid/agentid/keys"
-	"github.com/agentid/agentid/keys/software"
+	"github.com/agentid/agentid/internal/testkeys"
 )
-
-func newTestKeyManager(t *testing.T, st *store.Store) *keys.Manager {
-	t.Helper()
-	kek, err := keys.NewKEK()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := software.NewBackend(kek, st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	km, err := keys.NewManager(keys.WithBackend(software.Scheme, b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return km
-}
 
 // Issuances queued together share transactions, and each gets its own
 // outcome: of several issuances of one credential id at once exactly one
@@ -38,7 +20,7 @@ func newTestKeyManager(t *testing.T, st *store.Store) *keys.Manager {
 func TestGroupCommitOutcomesPerIssuance(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
-		s, orgID := newService(t, st, newTestKeyManager(t, st))
+		s, orgID := newService(t, st, testkeys.Manager(t, st))
 		const n, dup = 120, 6
 		var (
 			wg      sync.WaitGroup
@@ -100,7 +82,7 @@ func TestGroupCommitOutcomesPerIssuance(t *testing.T) {
 // written, and the writer goes on with the others.
 func TestGroupCommitCancelledCaller(t *testing.T) {
 	st := storetest.SQLite(t)
-	s, orgID := newService(t, st, newTestKeyManager(t, st))
+	s, orgID := newService(t, st, testkeys.Manager(t, st))
 	p, err := s.plan(context.Background(), orgID, identityDoc(t), IssueOptions{})
 	if err != nil {
 		t.Fatal(err)

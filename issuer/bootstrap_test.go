@@ -11,31 +11,14 @@ import (
 	"github.com/agentid/agentid/didmethods"
 	"github.com/agentid/agentid/internal/store"
 	"github.com/agentid/agentid/internal/store/storetest"
+	"github.com/agentid/agentid/internal/testkeys"
 	"github.com/agentid/agentid/keys"
-	"github.com/agentid/agentid/keys/software"
 )
-
-func newManager(t *testing.T, st *store.Store) *keys.Manager {
-	t.Helper()
-	kek, err := keys.NewKEK()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := software.NewBackend(kek, st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := keys.NewManager(keys.WithBackend(software.Scheme, b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
 
 func TestBootstrapCreatesDefaultOrganization(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
-		km := newManager(t, st)
+		km := testkeys.Manager(t, st)
 		tokenFile := filepath.Join(t.TempDir(), "data", "admin-token")
 		res, err := Bootstrap(ctx, st, km, BootstrapOptions{TokenFile: tokenFile})
 		if err != nil {
@@ -123,7 +106,7 @@ func TestBootstrapWithTokenFromEnvironment(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		tokenFile := filepath.Join(t.TempDir(), "admin-token")
-		res, err := Bootstrap(ctx, st, newManager(t, st), BootstrapOptions{AdminToken: "chosen-token-0123456789", TokenFile: tokenFile})
+		res, err := Bootstrap(ctx, st, testkeys.Manager(t, st), BootstrapOptions{AdminToken: "chosen-token-0123456789", TokenFile: tokenFile})
 		if err != nil || !res.Created || res.TokenFile != "" {
 			t.Fatalf("%+v %v", res, err)
 		}
@@ -139,7 +122,7 @@ func TestBootstrapWithTokenFromEnvironment(t *testing.T) {
 func TestBootstrapRaceCreatesOneOrganization(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
-		km := newManager(t, st)
+		km := testkeys.Manager(t, st)
 		dir := t.TempDir()
 		const n = 6
 		var wg sync.WaitGroup
@@ -182,7 +165,7 @@ func TestBootstrapRaceCreatesOneOrganization(t *testing.T) {
 
 func TestBootstrapNeedsATokenFileForAGeneratedToken(t *testing.T) {
 	st := storetest.SQLite(t)
-	if _, err := Bootstrap(context.Background(), st, newManager(t, st), BootstrapOptions{}); err == nil {
+	if _, err := Bootstrap(context.Background(), st, testkeys.Manager(t, st), BootstrapOptions{}); err == nil {
 		t.Fatal("bootstrap generated a token it could not hand out")
 	}
 	if _, err := st.DefaultOrganization(context.Background()); err == nil {

@@ -483,18 +483,7 @@ func (s *Service) followDelegation(ctx context.Context, tx *store.Store, rec *st
 	if err != nil || status != StatusRevoked {
 		return n, err
 	}
-	below, err := tx.DelegationDescendants(ctx, d.ID)
-	if err != nil {
-		return n, err
-	}
-	for i := range below {
-		m, err := applyToDelegation(ctx, tx, &below[i], StatusRevoked, "")
-		if err != nil {
-			return n, err
-		}
-		n += m
-	}
-	return n, nil
+	return revokeBelow(ctx, tx, d, n)
 }
 
 // revokeDelegationTree revokes, inside tx, the credentials of d and of
@@ -504,6 +493,12 @@ func revokeDelegationTree(ctx context.Context, tx *store.Store, d *store.Delegat
 	if err != nil {
 		return n, err
 	}
+	return revokeBelow(ctx, tx, d, n)
+}
+
+// revokeBelow revokes, inside tx, the credentials of every delegation below
+// d, and returns n plus how many it changed.
+func revokeBelow(ctx context.Context, tx *store.Store, d *store.Delegation, n int) (int, error) {
 	below, err := tx.DelegationDescendants(ctx, d.ID)
 	if err != nil {
 		return n, err
@@ -777,9 +772,60 @@ type SignedStatusRequest struct {
 type statusProof struct {
 	CredentialID string `json:"credentialId"`
 	Status       string `json:"status"`
-	Nonce        string `json:"nonce"`
-	Iat          int64  `json:"iat"`
-	Aud          any    `json:"aud"`
+	proofClaims
+}
+
+// proofClaims are the claims every signed request's proof carries besides
+// what it asks for.
+type proofClaims struct {
+	Nonce string `json:"nonce"`
+	Iat   int64  `json:"iat"`
+	Aud   any    `json:"aud"`
+}
+
+func (c *proofClaims) claims() *proofClaims { return c }
+
+// signedPayload is the payload of a signed request: a struct embedding
+// proofClaims.
+type signedPayload interface{ claims() *proofClaims }
+
+// verifySignedRequest verifies proof, a compact JWS by a did:key (else
+// ErrUnauthenticated, its detail naming the request as what), decodes its
+// payload into p and checks it: the field errors match returns (how the
+// payload differs from the request), then an aud of this issuer, a nonce
+// of 16 to 256 characters and an iat recent at now; any of them is kind,
+// titled unusable. It returns the signer's DID and the proof's iat.
+func (s *Service) verifySignedRequest(now time.Time, proof, what string, p signedPayload, kind error, unusable string, match func() []problem.FieldError) (string, time.Time, error) {
+	signer, raw, err := verifyDIDKeyJWS(proof)
+	if err != nil {
+		return "", time.Time{}, &Error{Kind: ErrUnauthenticated, Problem: problem.New(http.StatusUnauthorized, "unauthorized", "Unauthorized",
+			"the "+what+"'s proof is not accepted: "+err.Error(), field("/proof", err.Error()))}
+	}
+	if err := json.Unmarshal(raw, p); err != nil {
+		return "", time.Time{}, invalid(kind, "the proof payload is not usable", field("/proof", "the payload is not a JSON object of the expected shape"))
+	}
+	c := p.claims()
+	fields := match()
+	if !audienceIs(c.Aud, s.publicURL) {
+		fields = append(fields, field("/proof", "the proof's aud is not this issuer ("+s.publicURL+")"))
+	}
+	if n := len(c.Nonce); n < 16 || n > 256 {
+		fields = append(fields, field("/proof", "the proof needs a nonce of 16 to 256 characters"))
+	}
+	iat := time.Unix(c.Iat, 0)
+	if c.Iat == 0 || iat.After(now.Add(SignedRequestSkew)) || now.Sub(iat) > SignedRequestMaxAge {
+		fields = append(fields, field("/proof", fmt.Sprintf("the proof's iat must be within the last %s", SignedRequestMaxAge)))
+	}
+	if len(fields) > 0 {
+		return "", time.Time{}, invalid(kind, unusable, fields...)
+	}
+	return signer, iat, nil
+}
+
+// replayed is the error of a signed request whose nonce was used already.
+func replayed() error {
+	return &Error{Kind: ErrReplay, Problem: problem.New(http.StatusBadRequest, "replayed-request", "Request replayed",
+		"the proof's nonce was used already: sign a new request", field("/proof", "nonce used already"))}
 }
 
 // ChangeStatusSigned authenticates a principal's signed status request and
@@ -795,41 +841,24 @@ func (s *Service) ChangeStatusSigned(ctx context.Context, req SignedStatusReques
 	if err != nil {
 		return nil, err
 	}
-	signer, raw, err := verifyDIDKeyJWS(req.Proof)
-	if err != nil {
-		return nil, &Error{Kind: ErrUnauthenticated, Problem: problem.New(http.StatusUnauthorized, "unauthorized", "Unauthorized",
-			"the signed request's proof is not accepted: "+err.Error(), field("/proof", err.Error()))}
-	}
 	var p statusProof
-	if err := json.Unmarshal(raw, &p); err != nil {
-		return nil, invalid(ErrInvalidStatusRequest, "the proof payload is not usable", field("/proof", "the payload is not a JSON object of the expected shape"))
-	}
-	var fields []problem.FieldError
-	if p.CredentialID != req.CredentialID {
-		fields = append(fields, field("/proof", "the proof's credentialId differs from the request's"))
-	}
-	if st, ok := ParseStatusAction(p.Status); !ok || st != req.Status {
-		fields = append(fields, field("/proof", "the proof's status differs from the request's"))
-	}
-	if !audienceIs(p.Aud, s.publicURL) {
-		fields = append(fields, field("/proof", "the proof's aud is not this issuer ("+s.publicURL+")"))
-	}
-	if n := len(p.Nonce); n < 16 || n > 256 {
-		fields = append(fields, field("/proof", "the proof needs a nonce of 16 to 256 characters"))
-	}
-	now := s.now().UTC()
-	iat := time.Unix(p.Iat, 0)
-	if p.Iat == 0 || iat.After(now.Add(SignedRequestSkew)) || now.Sub(iat) > SignedRequestMaxAge {
-		fields = append(fields, field("/proof", fmt.Sprintf("the proof's iat must be within the last %s", SignedRequestMaxAge)))
-	}
-	if len(fields) > 0 {
-		return nil, invalid(ErrInvalidStatusRequest, "the signed status request is not usable", fields...)
+	signer, iat, err := s.verifySignedRequest(s.now().UTC(), req.Proof, "signed request", &p, ErrInvalidStatusRequest, "the signed status request is not usable", func() []problem.FieldError {
+		var fields []problem.FieldError
+		if p.CredentialID != req.CredentialID {
+			fields = append(fields, field("/proof", "the proof's credentialId differs from the request's"))
+		}
+		if st, ok := ParseStatusAction(p.Status); !ok || st != req.Status {
+			fields = append(fields, field("/proof", "the proof's status differs from the request's"))
+		}
+		return fields
+	})
+	if err != nil {
+		return nil, err
 	}
 	nonceKey := sha256Hex("status-request\x00" + signer + "\x00" + p.Nonce)
 	if err := s.store.UseNonce(ctx, nonceKey, iat.Add(SignedRequestMaxAge+SignedRequestSkew)); err != nil {
 		if errors.Is(err, store.ErrConflict) {
-			return nil, &Error{Kind: ErrReplay, Problem: problem.New(http.StatusBadRequest, "replayed-request", "Request replayed",
-				"the proof's nonce was used already: sign a new request", field("/proof", "nonce used already"))}
+			return nil, replayed()
 		}
 		return nil, fmt.Errorf("signed status request: %w", err)
 	}
@@ -892,9 +921,7 @@ type RenewalRequest struct {
 // renewalProof is the payload of a renewal request.
 type renewalProof struct {
 	Delegation string `json:"delegation"`
-	Nonce      string `json:"nonce"`
-	Iat        int64  `json:"iat"`
-	Aud        any    `json:"aud"`
+	proofClaims
 }
 
 // RenewDelegation renews a delegation under the organization's delegation
@@ -917,32 +944,16 @@ func (s *Service) RenewDelegation(ctx context.Context, req RenewalRequest) (*Del
 	if err != nil {
 		return nil, err
 	}
-	signer, raw, err := verifyDIDKeyJWS(req.Proof)
-	if err != nil {
-		return nil, &Error{Kind: ErrUnauthenticated, Problem: problem.New(http.StatusUnauthorized, "unauthorized", "Unauthorized",
-			"the renewal request's proof is not accepted: "+err.Error(), field("/proof", err.Error()))}
-	}
 	var p renewalProof
-	if err := json.Unmarshal(raw, &p); err != nil {
-		return nil, invalid(ErrInvalidRenewal, "the proof payload is not usable", field("/proof", "the payload is not a JSON object of the expected shape"))
-	}
-	var fields []problem.FieldError
-	if p.Delegation != req.Delegation {
-		fields = append(fields, field("/proof", "the proof's delegation differs from the request's"))
-	}
-	if !audienceIs(p.Aud, s.publicURL) {
-		fields = append(fields, field("/proof", "the proof's aud is not this issuer ("+s.publicURL+")"))
-	}
-	if n := len(p.Nonce); n < 16 || n > 256 {
-		fields = append(fields, field("/proof", "the proof needs a nonce of 16 to 256 characters"))
-	}
 	now := s.now().UTC()
-	iat := time.Unix(p.Iat, 0)
-	if p.Iat == 0 || iat.After(now.Add(SignedRequestSkew)) || now.Sub(iat) > SignedRequestMaxAge {
-		fields = append(fields, field("/proof", fmt.Sprintf("the proof's iat must be within the last %s", SignedRequestMaxAge)))
-	}
-	if len(fields) > 0 {
-		return nil, invalid(ErrInvalidRenewal, "the renewal request is not usable", fields...)
+	signer, iat, err := s.verifySignedRequest(now, req.Proof, "renewal request", &p, ErrInvalidRenewal, "the renewal request is not usable", func() []problem.FieldError {
+		if p.Delegation != req.Delegation {
+			return []problem.FieldError{field("/proof", "the proof's delegation differs from the request's")}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	d, err := s.store.DelegationByRef(ctx, org.ID, req.Delegation)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && d.AgentDID != signer) {
@@ -952,14 +963,10 @@ func (s *Service) RenewDelegation(ctx context.Context, req RenewalRequest) (*Del
 		return nil, fmt.Errorf("renew delegation: %w", err)
 	}
 	nonceKey := sha256Hex("delegation-renewal\x00" + signer + "\x00" + p.Nonce)
-	replay := func() error {
-		return &Error{Kind: ErrReplay, Problem: problem.New(http.StatusBadRequest, "replayed-request", "Request replayed",
-			"the proof's nonce was used already: sign a new request", field("/proof", "nonce used already"))}
-	}
 	if used, err := s.store.NonceUsed(ctx, nonceKey); err != nil {
 		return nil, fmt.Errorf("renew delegation: %w", err)
 	} else if used {
-		return nil, replay()
+		return nil, replayed()
 	}
 
 	// Policy and state, before anything is written.
@@ -1017,7 +1024,7 @@ func (s *Service) RenewDelegation(ctx context.Context, req RenewalRequest) (*Del
 
 	if err := s.store.UseNonce(ctx, nonceKey, iat.Add(SignedRequestMaxAge+SignedRequestSkew)); err != nil {
 		if errors.Is(err, store.ErrConflict) {
-			return nil, replay()
+			return nil, replayed()
 		}
 		return nil, fmt.Errorf("renew delegation: %w", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/agentid/agentid/internal/problem"
 	"github.com/agentid/agentid/internal/store"
 	"github.com/agentid/agentid/internal/store/storetest"
+	"github.com/agentid/agentid/internal/testkeys"
 )
 
 // The did:web of a public URL follows the did:web spec: lowercased host,
@@ -64,7 +65,7 @@ func TestWebBase(t *testing.T) {
 func TestRotateKeyBadType(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
-		s, orgID := newService(t, st, newManager(t, st))
+		s, orgID := newService(t, st, testkeys.Manager(t, st))
 		before, err := st.IssuerIdentities(ctx, orgID)
 		if err != nil {
 			t.Fatal(err)
@@ -95,7 +96,7 @@ func TestRotateKeyBadType(t *testing.T) {
 func TestRotateKeyConcurrently(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
-		s, orgID := newService(t, st, newManager(t, st))
+		s, orgID := newService(t, st, testkeys.Manager(t, st))
 		if _, err := s.EnsureWebIdentities(ctx); err != nil {
 			t.Fatal(err)
 		}

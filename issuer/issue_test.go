@@ -12,8 +12,8 @@ import (
 	"github.com/agentid/agentid/credential/dataintegrity"
 	"github.com/agentid/agentid/internal/store"
 	"github.com/agentid/agentid/internal/store/storetest"
+	"github.com/agentid/agentid/internal/testkeys"
 	"github.com/agentid/agentid/keys"
-	"github.com/agentid/agentid/keys/software"
 )
 
 // identityDoc is the schemas package's AgentIdentityCredential example
@@ -69,15 +69,7 @@ func TestIssueTwoProcessesNoDuplicateIndex(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { st.Close() })
-		b, err := software.NewBackend(kek, st)
-		if err != nil {
-			t.Fatal(err)
-		}
-		km, err := keys.NewManager(keys.WithBackend(software.Scheme, b))
-		if err != nil {
-			t.Fatal(err)
-		}
-		services[i], orgID = newService(t, st, km, withStatusListSize(size, 90))
+		services[i], orgID = newService(t, st, testkeys.ManagerKEK(t, st, kek), withStatusListSize(size, 90))
 	}
 	type ref struct {
 		list string
@@ -143,10 +135,7 @@ func TestIssueTwoProcessesNoDuplicateIndex(t *testing.T) {
 
 func benchmarkIssue(b *testing.B, st *store.Store, opts IssueOptions) {
 	ctx := context.Background()
-	kek, _ := keys.NewKEK()
-	bk, _ := software.NewBackend(kek, st)
-	km, _ := keys.NewManager(keys.WithBackend(software.Scheme, bk))
-	s, orgID := newService(b, st, km)
+	s, orgID := newService(b, st, testkeys.Manager(b, st))
 	doc := identityDoc(b)
 	doc["validUntil"] = time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
 	b.ResetTimer()

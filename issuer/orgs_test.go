@@ -9,6 +9,7 @@ import (
 
 	"github.com/agentid/agentid/internal/store"
 	"github.com/agentid/agentid/internal/store/storetest"
+	"github.com/agentid/agentid/internal/testkeys"
 )
 
 func TestValidSlug(t *testing.T) {
@@ -41,7 +42,7 @@ func TestValidScopes(t *testing.T) {
 func TestCreateOrganizationConcurrently(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
-		km := newManager(t, st)
+		km := testkeys.Manager(t, st)
 		const n = 6
 		var (
 			wg   sync.WaitGroup

@@ -10,8 +10,7 @@ import (
 
 	"github.com/agentid/agentid/credential/sdjwt"
 	"github.com/agentid/agentid/internal/store/storetest"
-	"github.com/agentid/agentid/keys"
-	"github.com/agentid/agentid/keys/software"
+	"github.com/agentid/agentid/internal/testkeys"
 )
 
 // An SD-JWT VC's jti (the credential id) is always a plain claim, so that a
@@ -20,19 +19,7 @@ import (
 func TestSDJWTCredentialIDIsPlain(t *testing.T) {
 	ctx := context.Background()
 	st := storetest.SQLite(t)
-	kek, err := keys.NewKEK()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bk, err := software.NewBackend(kek, st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	km, err := keys.NewManager(keys.WithBackend(software.Scheme, bk))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, orgID := newService(t, st, km)
+	s, orgID := newService(t, st, testkeys.Manager(t, st))
 	doc := identityDoc(t)
 	doc["id"] = "urn:example:sdjwt-claims:1"
 	out, err := s.Issue(ctx, orgID, doc, IssueOptions{Format: FormatSDJWT})

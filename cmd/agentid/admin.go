@@ -105,6 +105,39 @@ func findOrganization(ctx context.Context, st *store.Store, ref string) (*store.
 	return org, err
 }
 
+// openOrg opens the database db names and finds the organization ref names
+// in it (as findOrganization does). The caller closes the store; on error
+// it is closed already.
+func openOrg(cmd *cobra.Command, db *auditDBFlags, ref string) (*store.Store, *store.Organization, error) {
+	st, err := db.open(cmd)
+	if err != nil {
+		return nil, nil, err
+	}
+	org, err := findOrganization(cmd.Context(), st, ref)
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return st, org, nil
+}
+
+// keyDBFlags choose the database, as auditDBFlags do, and the server's
+// key-encryption key (--kek-file), for commands that use its keys.
+type keyDBFlags struct {
+	auditDBFlags
+	kekFile string
+}
+
+func (f *keyDBFlags) register(cmd *cobra.Command) {
+	f.auditDBFlags.register(cmd)
+	cmd.Flags().StringVar(&f.kekFile, "kek-file", envOr("AGENTID_KEK_FILE", ""), "key-encryption key file when AGENTID_KEK is unset; default DATA/kek (env AGENTID_KEK_FILE)")
+}
+
+// keyManager opens the server's key manager over st (see openKeyManager).
+func (f *keyDBFlags) keyManager(ctx context.Context, st *store.Store) (*keys.Manager, error) {
+	return openKeyManager(ctx, st, f.data, f.kekFile)
+}
+
 // issuerErr turns the issuer's bad-input errors into usage errors.
 func issuerErr(err error) error {
 	if errors.Is(err, issuer.ErrInvalidOrganization) || errors.Is(err, issuer.ErrOrganizationExists) {
@@ -120,10 +153,9 @@ func printJSON(w io.Writer, v any) error {
 }
 
 type adminCreateOrgFlags struct {
-	db      auditDBFlags
-	kekFile string
-	name    string
-	out     tokenOut
+	db   keyDBFlags
+	name string
+	out  tokenOut
 }
 
 func newAdminCreateOrgCmd(g *globalFlags) *cobra.Command {
@@ -142,7 +174,6 @@ exist), and a first admin token with scope admin, shown once.`,
 	f.db.register(cmd)
 	f.out.register(cmd)
 	cmd.Flags().StringVar(&f.name, "name", "", "the organization's name, for people (default: the slug)")
-	cmd.Flags().StringVar(&f.kekFile, "kek-file", envOr("AGENTID_KEK_FILE", ""), "key-encryption key file when AGENTID_KEK is unset; default DATA/kek (env AGENTID_KEK_FILE)")
 	return cmd
 }
 
@@ -208,7 +239,7 @@ func adminCreateOrg(cmd *cobra.Command, g *globalFlags, f *adminCreateOrgFlags, 
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	km, err := openKeyManager(ctx, st, f.db.data, f.kekFile)
+	km, err := f.db.keyManager(ctx, st)
 	if err != nil {
 		return err
 	}
@@ -306,15 +337,11 @@ func adminCreateToken(cmd *cobra.Command, g *globalFlags, f *adminCreateTokenFla
 		return usageError{fmt.Errorf("--scope: %w", err)}
 	}
 	ctx := cmd.Context()
-	st, err := f.db.open(cmd)
+	st, org, err := openOrg(cmd, &f.db, f.org)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	org, err := findOrganization(ctx, st, f.org)
-	if err != nil {
-		return err
-	}
 	file, err := f.out.reserve()
 	if err != nil {
 		return err
@@ -415,15 +442,11 @@ func newAdminListTokensCmd(g *globalFlags) *cobra.Command {
 		Short: "List an organization's admin tokens (never the tokens themselves)",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := db.open(cmd)
+			st, org, err := openOrg(cmd, db, orgRef)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			org, err := findOrganization(cmd.Context(), st, orgRef)
-			if err != nil {
-				return err
-			}
 			toks, err := st.ListAdminTokens(cmd.Context(), org.ID)
 			if err != nil {
 				return err
@@ -467,15 +490,11 @@ func newAdminRevokeTokenCmd(g *globalFlags) *cobra.Command {
 		Short: "Revoke an admin token; it stops working at once",
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := db.open(cmd)
+			st, org, err := openOrg(cmd, db, orgRef)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			org, err := findOrganization(cmd.Context(), st, orgRef)
-			if err != nil {
-				return err
-			}
 			err = st.RevokeAdminToken(cmd.Context(), org.ID, args[0])
 			if errors.Is(err, store.ErrNotFound) {
 				return usagef("organization %s has no admin token %s", org.Slug, args[0])

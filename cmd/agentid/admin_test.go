@@ -18,16 +18,18 @@ import (
 	"github.com/agentid/agentid/didmethods"
 	"github.com/agentid/agentid/internal/store"
 	"github.com/agentid/agentid/internal/store/storetest"
+	"github.com/agentid/agentid/internal/testkeys"
 	"github.com/agentid/agentid/issuer"
 	"github.com/agentid/agentid/keys"
-	"github.com/agentid/agentid/keys/software"
 )
 
 const adminTestDefaultToken = "aid_admin_test_default_0123456789abcdef"
 
-// adminDB bootstraps the database at dbURL as a first serve would, with the
-// key-encryption key in a new file, and returns that file.
-func adminDB(t *testing.T, dbURL string) string {
+// adminDB bootstraps the database at dbURL as a first serve would, with
+// admin token token and the key-encryption key in a new file, and returns
+// that file. The file's directory is new, made private (0700) by LoadKEK
+// whatever the mode of the test's temporary directory.
+func adminDB(t *testing.T, dbURL, token string) string {
 	t.Helper()
 	ctx := t.Context()
 	kekFile := filepath.Join(t.TempDir(), "secrets", "kek")
@@ -40,15 +42,8 @@ func adminDB(t *testing.T, dbURL string) string {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	b, err := software.NewBackend(kek, st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	km, err := keys.NewManager(keys.WithBackend(software.Scheme, b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := issuer.Bootstrap(ctx, st, km, issuer.BootstrapOptions{AdminToken: adminTestDefaultToken}); err != nil {
+	km := testkeys.ManagerKEK(t, st, kek)
+	if _, err := issuer.Bootstrap(ctx, st, km, issuer.BootstrapOptions{AdminToken: token}); err != nil {
 		t.Fatal(err)
 	}
 	return kekFile
@@ -171,7 +166,7 @@ func TestAdminCreateOrgAndTokens(t *testing.T) {
 	t.Setenv("AGENTID_ADMIN_TOKEN", "")
 	storetest.ForEachURL(t, func(t *testing.T, dbURL string) {
 		ctx := t.Context()
-		kekFile := adminDB(t, dbURL)
+		kekFile := adminDB(t, dbURL, adminTestDefaultToken)
 		db := []string{"--database", dbURL}
 		dir := t.TempDir()
 
@@ -201,8 +196,7 @@ func TestAdminCreateOrgAndTokens(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, _ := software.NewBackend(kek, st)
-		km, _ := keys.NewManager(keys.WithBackend(software.Scheme, b))
+		km := testkeys.ManagerKEK(t, st, kek)
 		ids, err := st.IssuerIdentities(ctx, acme.Organization.ID)
 		if err != nil || len(ids) != 2 {
 			t.Fatalf("identities in the database: %v %v", ids, err)
@@ -345,7 +339,7 @@ func TestAdminCreateOrgAndTokens(t *testing.T) {
 func TestAdminBadInput(t *testing.T) {
 	t.Setenv(keys.KEKEnv, "")
 	storetest.ForEachURL(t, func(t *testing.T, dbURL string) {
-		kekFile := adminDB(t, dbURL)
+		kekFile := adminDB(t, dbURL, adminTestDefaultToken)
 		dir := t.TempDir()
 		code, out, stderr := runCLI(t, "admin", "create", "org", "acme", "--database", dbURL, "--kek-file", kekFile, "--json")
 		var acme createdOrg

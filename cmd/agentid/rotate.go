@@ -13,8 +13,7 @@ import (
 )
 
 type rotateKeyFlags struct {
-	db        auditDBFlags
-	kekFile   string
+	db        keyDBFlags
 	org       string
 	keyType   string
 	publicURL string
@@ -41,7 +40,6 @@ server's (AGENTID_KEK, or --kek-file, default DATA/kek).`,
 	fl := cmd.Flags()
 	fl.StringVar(&f.org, "org", "", "the organization, by slug or id (required)")
 	fl.StringVar(&f.keyType, "type", "", "the key type to rotate: ed25519 or p256 (required)")
-	fl.StringVar(&f.kekFile, "kek-file", envOr("AGENTID_KEK_FILE", ""), "key-encryption key file when AGENTID_KEK is unset; default DATA/kek (env AGENTID_KEK_FILE)")
 	fl.StringVar(&f.publicURL, "public-url", envOr("AGENTID_PUBLIC_URL", "http://localhost"), "the server's --public-url; when https, did:web identities the organization lacks are created first (env AGENTID_PUBLIC_URL)")
 	return cmd
 }
@@ -56,16 +54,12 @@ func rotateKey(cmd *cobra.Command, g *globalFlags, f *rotateKeyFlags) error {
 		return usagef("--type %q: want ed25519 or p256", f.keyType)
 	}
 	ctx := cmd.Context()
-	st, err := f.db.open(cmd)
+	st, org, err := openOrg(cmd, &f.db.auditDBFlags, f.org)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	org, err := findOrganization(ctx, st, f.org)
-	if err != nil {
-		return err
-	}
-	km, err := openKeyManager(ctx, st, f.db.data, f.kekFile)
+	km, err := f.db.keyManager(ctx, st)
 	if err != nil {
 		return err
 	}

@@ -10,44 +10,10 @@ import (
 
 	"github.com/agentid/agentid/internal/store"
 	"github.com/agentid/agentid/internal/store/storetest"
-	"github.com/agentid/agentid/issuer"
 	"github.com/agentid/agentid/keys"
-	"github.com/agentid/agentid/keys/software"
 )
 
-// rotateDB bootstraps the database at dbURL as a first serve would, with
-// the key-encryption key in a new file in a private directory, and returns
-// that file.
-func rotateDB(t *testing.T, dbURL string) string {
-	t.Helper()
-	ctx := t.Context()
-	dir := t.TempDir()
-	if err := os.Chmod(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	kekFile := filepath.Join(dir, "kek")
-	kek, _, err := keys.LoadKEK("", kekFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	b, err := software.NewBackend(kek, st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	km, err := keys.NewManager(keys.WithBackend(software.Scheme, b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := issuer.Bootstrap(ctx, st, km, issuer.BootstrapOptions{AdminToken: "aid_rotate_test_0123456789abcdef"}); err != nil {
-		t.Fatal(err)
-	}
-	return kekFile
-}
+const rotateTestToken = "aid_rotate_test_0123456789abcdef"
 
 // agentid admin rotate-key rotates on the database: the old did:key is
 // retired, a new one is active, and with an https public URL the
@@ -57,7 +23,7 @@ func TestAdminRotateKey(t *testing.T) {
 	t.Setenv(keys.KEKEnv, "")
 	storetest.ForEachURL(t, func(t *testing.T, dbURL string) {
 		ctx := t.Context()
-		kekFile := rotateDB(t, dbURL)
+		kekFile := adminDB(t, dbURL, rotateTestToken)
 		db := []string{"--database", dbURL, "--kek-file", kekFile}
 
 		before := adminState(t, dbURL)
@@ -145,7 +111,7 @@ func TestServeAddsDIDWebIdentities(t *testing.T) {
 	t.Setenv(keys.KEKEnv, "")
 	t.Setenv("AGENTID_ADMIN_TOKEN", "")
 	storetest.ForEachURL(t, func(t *testing.T, dbURL string) {
-		kekFile := rotateDB(t, dbURL)
+		kekFile := adminDB(t, dbURL, rotateTestToken)
 		data := t.TempDir()
 		if err := os.Chmod(data, 0o700); err != nil {
 			t.Fatal(err)
@@ -174,7 +140,7 @@ func TestServeAddsDIDWebIdentities(t *testing.T) {
 		if d := doc("/orgs/default/did.json"); d["id"] != "did:web:issuer.example.com:orgs:default" {
 			t.Fatalf("organization document: %v", d)
 		}
-		code, body := postJSON(t, base+"/admin/organization/keys/rotate", "aid_rotate_test_0123456789abcdef", map[string]any{"type": "p256"})
+		code, body := postJSON(t, base+"/admin/organization/keys/rotate", rotateTestToken, map[string]any{"type": "p256"})
 		if code != http.StatusOK {
 			t.Fatalf("rotate: %d %v", code, body)
 		}

@@ -1,9 +1,6 @@
 package sdjwt
 
-import (
-	"errors"
-	"time"
-)
+import "errors"
 
 // ErrNotVerified means VerifyKeyBinding was given a Result that is not the
 // outcome of Verify on the same SD-JWT.
@@ -34,16 +31,7 @@ func VerifyKeyBinding(presentation string, r *Result, opts VerifyOptions) (*KeyB
 	if c.KeyBindingJWT == "" {
 		return nil, ErrKeyBindingRequired
 	}
-	now := time.Now()
-	if opts.Now != nil {
-		now = opts.Now()
-	}
-	skew := opts.ClockSkew
-	if skew == 0 {
-		skew = DefaultClockSkew
-	} else if skew < 0 {
-		skew = 0
-	}
+	now, skew := opts.clock()
 	maxAge := opts.KeyBindingMaxAge
 	if maxAge <= 0 {
 		maxAge = DefaultKeyBindingMaxAge

@@ -97,6 +97,23 @@ type KeyBindingResult struct {
 	SDHash   string
 }
 
+// clock returns the time to verify at (opts.Now, or the current time) and
+// the clock skew to allow (opts.ClockSkew; zero is DefaultClockSkew, a
+// negative value none).
+func (opts VerifyOptions) clock() (now time.Time, skew time.Duration) {
+	now = time.Now()
+	if opts.Now != nil {
+		now = opts.Now()
+	}
+	skew = opts.ClockSkew
+	if skew == 0 {
+		skew = DefaultClockSkew
+	} else if skew < 0 {
+		skew = 0
+	}
+	return now, skew
+}
+
 // Verify verifies a compact SD-JWT or SD-JWT+KB (RFC 9901 §7.1, §7.3 and,
 // with opts.VC, SD-JWT VC) and returns its disclosed claims. Every failure
 // wraps one of the package's Err* errors.
@@ -112,16 +129,7 @@ func Verify(ctx context.Context, sdjwt string, opts VerifyOptions) (*Result, err
 		}
 		keyFunc = DIDIssuerKeys(opts.Resolver)
 	}
-	now := time.Now()
-	if opts.Now != nil {
-		now = opts.Now()
-	}
-	skew := opts.ClockSkew
-	if skew == 0 {
-		skew = DefaultClockSkew
-	} else if skew < 0 {
-		skew = 0
-	}
+	now, skew := opts.clock()
 
 	c, err := ParseCompact(sdjwt, lim)
 	if err != nil {

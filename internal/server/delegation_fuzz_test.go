@@ -23,21 +23,7 @@ import (
 func FuzzDelegationRequest(f *testing.F) {
 	ctx := context.Background()
 	st := storetest.SQLite(f)
-	kek, err := keys.NewKEK()
-	if err != nil {
-		f.Fatal(err)
-	}
-	b, err := software.NewBackend(kek, st)
-	if err != nil {
-		f.Fatal(err)
-	}
-	km, err := keys.NewManager(keys.WithBackend(software.Scheme, b))
-	if err != nil {
-		f.Fatal(err)
-	}
-	if _, err := issuer.Bootstrap(ctx, st, km, issuer.BootstrapOptions{AdminToken: issuanceTokenA}); err != nil {
-		f.Fatal(err)
-	}
+	km, _ := bootstrapKeys(f, st, issuanceTokenA)
 	const base = "http://127.0.0.1:1"
 	iss, err := issuer.New(issuer.WithStore(st), issuer.WithKeyManager(km), issuer.WithPublicURL(base), issuer.WithLogger(discardLogger()))
 	if err != nil {

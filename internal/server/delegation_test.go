@@ -101,6 +101,28 @@ func (f *issuanceFixture) delegate(t *testing.T, consent string) response {
 	return f.call(t, "POST", "/delegations", "", map[string]any{"consent": consent})
 }
 
+// delegation posts a consent that must be accepted and returns the
+// delegation credential (ldp_vc) and its id.
+func (f *issuanceFixture) delegation(t *testing.T, consent string) (map[string]any, string) {
+	t.Helper()
+	r := f.delegate(t, consent)
+	if r.status != http.StatusCreated {
+		t.Fatalf("delegate: %d %s", r.status, r.body)
+	}
+	var out struct {
+		CredentialID string          `json:"credentialId"`
+		VC           json.RawMessage `json:"verifiableCredential"`
+	}
+	if err := json.Unmarshal(r.body, &out); err != nil {
+		t.Fatal(err)
+	}
+	vc, err := credential.DecodeObject(out.VC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return vc, out.CredentialID
+}
+
 func (f *issuanceFixture) countDelegations(t *testing.T) int64 {
 	t.Helper()
 	n, err := f.st.CountIssuedCredentials(context.Background(), f.orgA.ID)
@@ -147,21 +169,7 @@ func TestDelegationEndToEnd(t *testing.T) {
 		exp := time.Now().Add(12 * time.Hour)
 		scopes := []any{payScope(erp, map[string]any{"maxAmount": 500, "currency": "EUR"}),
 			map[string]any{"action": "invoices:read", "resource": erp}}
-		r := f.delegate(t, human.jws(t, consent(agent.did, scopes, aud, exp, "")))
-		if r.status != http.StatusCreated {
-			t.Fatalf("delegate: %d %s", r.status, r.body)
-		}
-		var out struct {
-			CredentialID string          `json:"credentialId"`
-			VC           json.RawMessage `json:"verifiableCredential"`
-		}
-		if err := json.Unmarshal(r.body, &out); err != nil {
-			t.Fatal(err)
-		}
-		vc, err := credential.DecodeObject(out.VC)
-		if err != nil {
-			t.Fatal(err)
-		}
+		vc, credID := f.delegation(t, human.jws(t, consent(agent.did, scopes, aud, exp, "")))
 		res := offline.VerifyCredential(ctx, vc, verifier.Options{})
 		if !res.Verified {
 			raw, _ := json.Marshal(res)
@@ -196,7 +204,7 @@ func TestDelegationEndToEnd(t *testing.T) {
 		// Sub-delegation by the agent: narrower scope, audience and expiry.
 		subExp := exp.Add(-time.Hour)
 		narrow := []any{payScope(erp+"/eu", map[string]any{"maxAmount": 500, "currency": "EUR", "supplier": "ACME"})}
-		r = f.delegate(t, agent.jws(t, consent(sub.did, narrow, aud[:1], subExp, out.CredentialID)))
+		r := f.delegate(t, agent.jws(t, consent(sub.did, narrow, aud[:1], subExp, credID)))
 		if r.status != http.StatusCreated {
 			t.Fatalf("sub-delegation: %d %s", r.status, r.body)
 		}
@@ -229,11 +237,11 @@ func TestDelegationEndToEnd(t *testing.T) {
 			{"other audience", narrow, []any{"https://evil.example.com"}, subExp, "/consent/audience/0"},
 			{"later exp", narrow, aud[:1], exp.Add(time.Hour), "/consent/exp"},
 		} {
-			r := f.delegate(t, agent.jws(t, consent(sub.did, c.scopes, c.aud, c.exp, out.CredentialID)))
+			r := f.delegate(t, agent.jws(t, consent(sub.did, c.scopes, c.aud, c.exp, credID)))
 			assertProblem(t, r, http.StatusBadRequest, c.field)
 		}
 		// A sub-delegation signed by someone other than the parent's agent.
-		assertProblem(t, f.delegate(t, human.jws(t, consent(sub.did, narrow, aud[:1], subExp, out.CredentialID))), http.StatusForbidden, "")
+		assertProblem(t, f.delegate(t, human.jws(t, consent(sub.did, narrow, aud[:1], subExp, credID))), http.StatusForbidden, "")
 		assertProblem(t, f.delegate(t, agent.jws(t, consent(sub.did, narrow, aud[:1], subExp, "urn:uuid:00000000-0000-4000-8000-000000000000"))), http.StatusBadRequest, "/consent/parent")
 		if n := f.countDelegations(t); n != before {
 			t.Fatalf("%d credentials after refused sub-delegations, want %d", n, before)
@@ -241,14 +249,14 @@ func TestDelegationEndToEnd(t *testing.T) {
 
 		// The human revokes the parent with a signed request: the child
 		// and grandchild are revoked in the same change.
-		if r, _ := f.signedStatus(t, human, out.CredentialID, "revoked", nil); r.status != http.StatusOK {
+		if r, _ := f.signedStatus(t, human, credID, "revoked", nil); r.status != http.StatusOK {
 			t.Fatalf("principal revocation: %d %s", r.status, r.body)
 		}
 		wantLiveStatusFailure(t, live.VerifyCredential(ctx, vc, verifier.Options{}), verifier.CodeRevoked, "revoked parent")
 		wantLiveStatusFailure(t, live.VerifyCredential(ctx, childVC, verifier.Options{}), verifier.CodeRevoked, "child of a revoked parent")
 		wantLiveStatusFailure(t, live.VerifyCredential(ctx, grandVC, verifier.Options{}), verifier.CodeRevoked, "grandchild of a revoked parent")
 		// A revoked parent takes no new children.
-		assertProblem(t, f.delegate(t, agent.jws(t, consent(sub.did, narrow, aud[:1], subExp, out.CredentialID))), http.StatusBadRequest, "/consent/parent")
+		assertProblem(t, f.delegate(t, agent.jws(t, consent(sub.did, narrow, aud[:1], subExp, credID))), http.StatusBadRequest, "/consent/parent")
 	})
 }
 

@@ -25,7 +25,6 @@ import (
 	"github.com/agentid/agentid/internal/store"
 	"github.com/agentid/agentid/internal/store/storetest"
 	"github.com/agentid/agentid/issuer"
-	"github.com/agentid/agentid/keys"
 	"github.com/agentid/agentid/verifier"
 	"github.com/agentid/agentid/verifier/statusfetch"
 )
@@ -81,15 +80,7 @@ type didWebFixture struct {
 func newDIDWebFixture(t *testing.T, st *store.Store) *didWebFixture {
 	t.Helper()
 	ctx := context.Background()
-	kek, err := keys.NewKEK()
-	if err != nil {
-		t.Fatal(err)
-	}
-	km := newKeyManager(t, st, kek)
-	boot, err := issuer.Bootstrap(ctx, st, km, issuer.BootstrapOptions{AdminToken: issuanceTokenA})
-	if err != nil {
-		t.Fatal(err)
-	}
+	km, boot := bootstrapKeys(t, st, issuanceTokenA)
 	orgB, err := issuer.CreateOrganization(ctx, st, km, issuer.OrganizationOptions{Slug: "globex", AdminToken: "tok_globex_" + strings.Repeat("y", 20)})
 	if err != nil {
 		t.Fatal(err)

@@ -23,8 +23,6 @@ import (
 	"github.com/agentid/agentid/internal/store"
 	"github.com/agentid/agentid/internal/store/storetest"
 	"github.com/agentid/agentid/issuer"
-	"github.com/agentid/agentid/keys"
-	"github.com/agentid/agentid/keys/software"
 )
 
 // Benchmarks of the issuer over HTTP: a real server on loopback, a real
@@ -51,15 +49,7 @@ type benchServer struct {
 func newBenchServer(b *testing.B, st *store.Store) *benchServer {
 	b.Helper()
 	ctx := context.Background()
-	kek, err := keys.NewKEK()
-	if err != nil {
-		b.Fatal(err)
-	}
-	km := newBenchKeyManager(b, st, kek)
-	boot, err := issuer.Bootstrap(ctx, st, km, issuer.BootstrapOptions{AdminToken: benchToken})
-	if err != nil {
-		b.Fatal(err)
-	}
+	km, boot := bootstrapKeys(b, st, benchToken)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -87,19 +77,6 @@ func newBenchServer(b *testing.B, st *store.Store) *benchServer {
 		}
 	})
 	return bs
-}
-
-func newBenchKeyManager(b *testing.B, st *store.Store, kek *keys.KEK) *keys.Manager {
-	b.Helper()
-	bk, err := software.NewBackend(kek, st)
-	if err != nil {
-		b.Fatal(err)
-	}
-	km, err := keys.NewManager(keys.WithBackend(software.Scheme, bk))
-	if err != nil {
-		b.Fatal(err)
-	}
-	return km
 }
 
 // post sends body (JSON) with the admin token and returns status and body.

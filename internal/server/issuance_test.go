@@ -21,6 +21,7 @@ import (
 	"github.com/agentid/agentid/internal/netguard"
 	"github.com/agentid/agentid/internal/store"
 	"github.com/agentid/agentid/internal/store/storetest"
+	"github.com/agentid/agentid/internal/testkeys"
 	"github.com/agentid/agentid/issuer"
 	"github.com/agentid/agentid/keys"
 	"github.com/agentid/agentid/keys/software"
@@ -44,17 +45,17 @@ type issuanceFixture struct {
 
 const issuanceTokenA = "tok_issuance_A_0123456789abcdef"
 
-func newKeyManager(t *testing.T, st *store.Store, kek *keys.KEK) *keys.Manager {
+// bootstrapKeys bootstraps st as a first serve would, with admin token
+// token and software keys under a new key-encryption key, and returns the
+// key manager and what Bootstrap made.
+func bootstrapKeys(t testing.TB, st *store.Store, token string) (*keys.Manager, *issuer.BootstrapResult) {
 	t.Helper()
-	b, err := software.NewBackend(kek, st)
+	km := testkeys.Manager(t, st)
+	boot, err := issuer.Bootstrap(context.Background(), st, km, issuer.BootstrapOptions{AdminToken: token})
 	if err != nil {
 		t.Fatal(err)
 	}
-	km, err := keys.NewManager(keys.WithBackend(software.Scheme, b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return km
+	return km, boot
 }
 
 // startIssuanceServer serves st with an issuer on a loopback listener and
@@ -87,15 +88,7 @@ func startIssuanceServer(t *testing.T, st *store.Store, km *keys.Manager, opts .
 func newIssuanceFixture(t *testing.T, st *store.Store, opts ...Option) *issuanceFixture {
 	t.Helper()
 	ctx := context.Background()
-	kek, err := keys.NewKEK()
-	if err != nil {
-		t.Fatal(err)
-	}
-	km := newKeyManager(t, st, kek)
-	boot, err := issuer.Bootstrap(ctx, st, km, issuer.BootstrapOptions{AdminToken: issuanceTokenA})
-	if err != nil {
-		t.Fatal(err)
-	}
+	km, boot := bootstrapKeys(t, st, issuanceTokenA)
 	f := &issuanceFixture{st: st, orgA: boot.Organization, tokA: issuanceTokenA, didsA: map[string]string{}, km: km,
 		client: &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{MaxConnsPerHost: 64, MaxIdleConnsPerHost: 64}}}
 	t.Cleanup(f.client.CloseIdleConnections)

@@ -79,26 +79,6 @@ func newPolicyFixture(t *testing.T, st *store.Store, opts ...Option) *policyFixt
 	return f
 }
 
-func (f *policyFixture) delegation(t *testing.T, consent string) (map[string]any, string) {
-	t.Helper()
-	r := f.delegate(t, consent)
-	if r.status != http.StatusCreated {
-		t.Fatalf("delegate: %d %s", r.status, r.body)
-	}
-	var out struct {
-		CredentialID string          `json:"credentialId"`
-		VC           json.RawMessage `json:"verifiableCredential"`
-	}
-	if err := json.Unmarshal(r.body, &out); err != nil {
-		t.Fatal(err)
-	}
-	vc, err := credential.DecodeObject(out.VC)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return vc, out.CredentialID
-}
-
 // verifyVP posts a presentation with options (and headers).
 func (f *policyFixture) verifyVP(t *testing.T, vp any, options map[string]any, header ...string) response {
 	t.Helper()

@@ -15,15 +15,7 @@ import (
 func TestDelegationRenewalMigrationKeepsDelegations(t *testing.T) {
 	storetest.ForEachURL(t, func(t *testing.T, dbURL string) {
 		ctx := context.Background()
-		restore := store.LimitMigrations(7)
-		old, err := openQuiet(t, dbURL)
-		restore()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if v, err := old.SchemaVersion(ctx); err != nil || v != 7 {
-			t.Fatalf("schema version %d, %v; want 7", v, err)
-		}
+		old := openAtVersion(t, dbURL, 7)
 		org := mustOrg(t, old, "acme")
 		created := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 		if err := store.Exec(ctx, old, `INSERT INTO issued_credentials
@@ -38,15 +30,7 @@ func TestDelegationRenewalMigrationKeepsDelegations(t *testing.T) {
 			org.ID, created.Add(time.Hour), created); err != nil {
 			t.Fatal(err)
 		}
-		if err := old.Close(); err != nil {
-			t.Fatal(err)
-		}
-
-		s, err := openQuiet(t, dbURL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
+		s := reopenMigrated(t, old, dbURL)
 		d, err := s.DelegationByCredentialID(ctx, org.ID, "urn:uuid:c1")
 		if err != nil || d.ID != "d1" || d.Formats != "ldp_vc" || d.Renewals != 0 || d.ConsentedAt == nil || !d.ConsentedAt.Equal(created) {
 			t.Fatalf("delegation after migration: %+v, %v", d, err)

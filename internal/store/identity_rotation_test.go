@@ -9,20 +9,43 @@ import (
 	"github.com/agentid/agentid/internal/store/storetest"
 )
 
+// openAtVersion opens the database at dbURL migrated only up to version n,
+// as a release before migration n+1 left it.
+func openAtVersion(t *testing.T, dbURL string, n int) *store.Store {
+	t.Helper()
+	restore := store.LimitMigrations(n)
+	old, err := openQuiet(t, dbURL)
+	restore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := old.SchemaVersion(context.Background()); err != nil || v != n {
+		t.Fatalf("schema version %d, %v; want %d", v, err, n)
+	}
+	return old
+}
+
+// reopenMigrated closes old and opens its database again, migrated to the
+// latest version; the store is closed when the test ends.
+func reopenMigrated(t *testing.T, old *store.Store, dbURL string) *store.Store {
+	t.Helper()
+	if err := old.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := openQuiet(t, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
 // Migration 7 keeps the identities written before it: each becomes a
 // did:key-style identity (empty KeyID) with its state and times.
 func TestIdentityRotationMigrationKeepsIdentities(t *testing.T) {
 	storetest.ForEachURL(t, func(t *testing.T, dbURL string) {
 		ctx := context.Background()
-		restore := store.LimitMigrations(6)
-		old, err := openQuiet(t, dbURL)
-		restore()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if v, err := old.SchemaVersion(ctx); err != nil || v != 6 {
-			t.Fatalf("schema version %d, %v; want 6", v, err)
-		}
+		old := openAtVersion(t, dbURL, 6)
 		org := mustOrg(t, old, "acme")
 		created := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 		for i, row := range []struct {
@@ -40,15 +63,7 @@ func TestIdentityRotationMigrationKeepsIdentities(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if err := old.Close(); err != nil {
-			t.Fatal(err)
-		}
-
-		s, err := openQuiet(t, dbURL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
+		s := reopenMigrated(t, old, dbURL)
 		if v, err := s.SchemaVersion(ctx); err != nil || v != store.NumMigrations {
 			t.Fatalf("schema version %d, %v; want %d", v, err, store.NumMigrations)
 		}

@@ -26,3 +26,29 @@ func New(t testing.TB, typ keys.KeyType) (key *software.Key, did, vm string) {
 	}
 	return k, did, did + "#" + strings.TrimPrefix(did, "did:key:")
 }
+
+// Manager returns a key manager whose one back end keeps software keys in
+// st, sealed under a new random key-encryption key.
+func Manager(t testing.TB, st keys.BlobStore) *keys.Manager {
+	t.Helper()
+	kek, err := keys.NewKEK()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ManagerKEK(t, st, kek)
+}
+
+// ManagerKEK returns a key manager whose one back end keeps software keys
+// in st, sealed under kek.
+func ManagerKEK(t testing.TB, st keys.BlobStore, kek *keys.KEK) *keys.Manager {
+	t.Helper()
+	b, err := software.NewBackend(kek, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	km, err := keys.NewManager(keys.WithBackend(software.Scheme, b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return km
+}
