@@ -591,6 +591,7 @@ func (s *Service) pickIssuer(ctx context.Context, p *plan, opts IssueOptions) er
 	}
 	named, obj := p.cred.Issuer()
 	_, present := p.doc["issuer"]
+	_, objID := obj["id"]
 	var id *store.IssuerIdentity
 	want := []keys.KeyType{keys.Ed25519}
 	switch {
@@ -619,6 +620,12 @@ func (s *Service) pickIssuer(ctx context.Context, p *plan, opts IssueOptions) er
 	case present && obj == nil:
 		return invalid(ErrInvalidCredential, "the credential's issuer is not usable",
 			field("/credential/issuer", "must be a DID string or an object with an id"))
+	case objID:
+		// An issuer object whose id is null, empty or not a string: only
+		// an object without id gets the default issuer (VC 2.0 §4.7: the
+		// id must be a URL).
+		return invalid(ErrInvalidCredential, "the credential's issuer is not usable",
+			field("/credential/issuer/id", "must be a DID string (a URL); leave id out to get the organization's default issuer"))
 	default:
 		// The default is a did:key identity (KeyID empty), which anyone
 		// can resolve offline.

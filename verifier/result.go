@@ -277,8 +277,16 @@ func (r *recorder) pass(c Check) {
 	}
 }
 
+// fail records a failure of check c when c was asked for.
+//
+// A structure failure is recorded even when the structure check was not
+// asked for: input that is not a credential or presentation at all (a
+// string that is neither JSON, an SD-JWT nor a JWT; a JWT whose header or
+// payload does not parse) stops verification before any other check runs,
+// so dropping that failure would report a verification with no errors,
+// and no checks, as verified.
 func (r *recorder) fail(c Check, code, msg string) {
-	if !r.on(c) {
+	if !r.on(c) && c != CheckStructure {
 		return
 	}
 	r.state[c] = failed

@@ -416,6 +416,12 @@ func readSecured(field string, raw, other json.RawMessage) (any, *problem.Proble
 		if len(str) > credential.MaxDocumentBytes {
 			return nil, problem.BadRequest(ptr, fmt.Sprintf("longer than %d bytes", credential.MaxDocumentBytes))
 		}
+		if t := strings.TrimSpace(str); strings.HasPrefix(t, "{") || strings.HasPrefix(t, "[") {
+			// JSON text inside a string is not a secured document (Data
+			// Integrity: "securedDocument is not a map"); a compact SD-JWT
+			// or JWT never starts with a brace or bracket.
+			return nil, problem.BadRequest(ptr, field+" is a string holding JSON; send the "+strings.ToLower(strings.TrimPrefix(field, "verifiable"))+" itself as a JSON object (a string is read as a compact SD-JWT or JWT)")
+		}
 		return str, nil
 	}
 	return nil, problem.BadRequest(ptr, field+" must be a JSON object or a string (a compact SD-JWT or JWT), not JSON "+jsonKind(raw[0]))
