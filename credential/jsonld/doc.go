@@ -73,7 +73,7 @@
 // their own @context), key expansions and IRI checks are cached. It then
 // labels blank nodes by their first-degree hashes, which settles RDFC-1.0
 // whenever those hashes are distinct. Anything it does not handle (null and
-// @propagate contexts, value objects, lists, language maps, @json, undefined
+// @propagate contexts, value objects, lists, language maps, non-object @json values, undefined
 // terms, relative or invalid IRIs, look-alike blank nodes, …) it detects and
 // hands to the json-gold path above, so its output is json-gold's by
 // construction or by test: the differential tests and
@@ -81,11 +81,19 @@
 // presentation canonicalizes about ten times faster this way.
 //
 // json-gold v0.4.2 reads a term's container mapping from the term's scoped
-// context rather than the active context, so VC 2.0's verifiableCredential
-// (a @graph container with a null scoped context) puts an embedded
-// credential in the presentation's default graph, not in a graph of its
-// own as the JSON-LD 1.1 algorithm does. The fast path reproduces json-gold
-// here (the canonical form must not depend on which path ran), so a
-// presentation proof made by a processor that follows the algorithm does
-// not verify here, nor one made here there.
+// context rather than the active context, so for VC 2.0's
+// verifiableCredential (a @graph container with a null scoped context) it
+// puts an embedded credential in the presentation's default graph instead
+// of a named graph of its own, as the JSON-LD 1.1 algorithm (and jsonld.js)
+// does. The fast path follows the algorithm: a VC 2.0 presentation signed
+// elsewhere verifies here (TestPresentationGraphsMatchJSONLD11 holds a
+// presentation the W3C VC 2.0 suite signed, with jsonld.js's N-Quads). A
+// document that uses such a term and that the fast path declines is refused
+// with ErrGraphContainer rather than handed to json-gold; the differential
+// tests give json-gold an equivalent rewrite (each such value as an explicit
+// graph object, which json-gold does place in a named graph).
+//
+// JSON literals ("@type": "@json", agentid's scope constraints) of objects
+// with strings, booleans, null and integers, and integers decoded as
+// json.Number, are on the fast path too, in json-gold's RFC 8785 form.
 package jsonld

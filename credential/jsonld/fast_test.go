@@ -36,15 +36,22 @@ func differential(t testing.TB, p *Processor, doc map[string]any) diffOutcome {
 	t.Helper()
 	ctx := context.Background()
 	outcome := diffFast
+	// For a document json-gold gets wrong (a VC 2.0 presentation's
+	// embedded graphs), json-gold runs on the oracle's rewrite, which
+	// computes what JSON-LD 1.1 does (TestGraphOracleMatchesJSONLD11).
+	goldDoc := doc
+	if usesGraphScopedTerm(doc) {
+		goldDoc = graphOracle(doc)
+	}
 	for _, v := range []struct {
 		name string
 		fast func() (string, error)
 		gold func() (string, error)
 	}{
 		{"SHA-256", func() (string, error) { return p.canonicalizeFast(ctx, doc, sha256.New()) },
-			func() (string, error) { return p.canonicalizeJSONGold(ctx, doc) }},
+			func() (string, error) { return p.canonicalizeJSONGold(ctx, goldDoc) }},
 		{"SHA-384", func() (string, error) { return p.canonicalizeFast(ctx, doc, sha512.New384()) },
-			func() (string, error) { return p.canonicalizeSHA384JSONGold(ctx, doc) }},
+			func() (string, error) { return p.canonicalizeSHA384JSONGold(ctx, goldDoc) }},
 	} {
 		fast, fastErr := v.fast()
 		if errors.Is(fastErr, errFallback) {

@@ -415,6 +415,7 @@ const (
 	literalString byte = 1 + iota
 	literalBool
 	literalNumber
+	literalJSON
 	literalTyped byte = 8
 )
 
@@ -654,7 +655,20 @@ func (b *quadBuilder) property(c *activeCtx, key, iri string, value any, subject
 		return errFallback
 	}
 	if td["@type"] == "@json" {
-		return errFallback
+		// A JSON literal (agentid's scope constraints). json-gold writes
+		// an object as its RFC 8785 canonical form; other JSON values it
+		// does not write faithfully, so they are left to it.
+		obj, ok := value.(map[string]any)
+		if !ok {
+			return errFallback
+		}
+		lit, ok := canonicalJSONLiteral(obj)
+		if !ok {
+			return errFallback
+		}
+		b.quads = append(b.quads, rdfQuad{subject, rdfTerm{kind: kindIRI, value: iri},
+			rdfTerm{kind: kindLiteral, value: lit, datatype: ld.RDFJSONLiteral, origin: literalJSON}, graph})
+		return nil
 	}
 	termCtx := c
 	if sc, ok := td["@context"]; ok {
@@ -662,16 +676,18 @@ func (b *quadBuilder) property(c *activeCtx, key, iri string, value any, subject
 		if termCtx, err = c.derive(c, key, sc, true); err != nil {
 			return err
 		}
-		// json-gold takes the container and reverse mappings from the
-		// term's scoped context, not the active context: a null scoped
-		// context (VC 2.0's verifiableCredential) drops its @graph
-		// container. The fast path does the same (GetContainer below).
 		if r, ok := termCtx.ld.GetTermDefinition(key)["@reverse"]; ok && r != false {
 			return errFallback
 		}
 	}
+	// The container mapping is the term's in the active context (JSON-LD
+	// 1.1 expansion), not in its scoped context: VC 2.0's
+	// verifiableCredential has a null scoped context and a @graph
+	// container, so each embedded credential is a named graph. json-gold
+	// v0.4.2 reads the scoped context and loses the container; documents
+	// where that matters are never handed to it (ErrGraphContainer).
 	asGraph := false
-	for _, ct := range termCtx.ld.GetContainer(key) {
+	for _, ct := range c.ld.GetContainer(key) {
 		switch ct {
 		case "@set":
 		case "@graph":
@@ -730,9 +746,18 @@ func (b *quadBuilder) property(c *activeCtx, key, iri string, value any, subject
 // json-gold's ExpandValue coerces it.
 func (b *quadBuilder) scalar(c *activeCtx, key string, v any) (rdfTerm, error) {
 	var none rdfTerm
-	switch v.(type) {
+	switch n := v.(type) {
 	case string, bool, float64:
-	default: // json.Number and anything else: json-gold's business
+	case json.Number:
+		// Documents decoded with UseNumber: an integer literal within
+		// ±2^53 is the same number as its float64; anything else
+		// (fractions, exponents, larger integers) is json-gold's business.
+		i, err := n.Int64()
+		if err != nil || strings.ContainsAny(string(n), ".eE") || i >= 1<<53 || i <= -(1<<53) {
+			return none, errFallback
+		}
+		v = float64(i)
+	default:
 		return none, errFallback
 	}
 	ev, err := c.ld.ExpandValue(key, v)

@@ -302,6 +302,9 @@ func (p *Processor) Canonicalize(ctx context.Context, doc map[string]any) (strin
 	if !errors.Is(err, errFallback) {
 		return out, err
 	}
+	if err := p.refuseGraphFallback(ctx, doc); err != nil {
+		return "", err
+	}
 	return p.canonicalizeJSONGold(ctx, doc)
 }
 

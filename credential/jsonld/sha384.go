@@ -36,6 +36,9 @@ func (p *Processor) CanonicalizeSHA384(ctx context.Context, doc map[string]any) 
 	if !errors.Is(err, errFallback) {
 		return out, err
 	}
+	if err := p.refuseGraphFallback(ctx, doc); err != nil {
+		return "", err
+	}
 	return p.canonicalizeSHA384JSONGold(ctx, doc)
 }
 
