@@ -45,4 +45,16 @@ func TestSuitePresentationProofVerifies(t *testing.T) {
 	if !slices.Contains(res.Checks, CheckProof) {
 		t.Fatalf("proof not among the passed checks: %+v", res)
 	}
+	// A relying party that accepts presentations of others' credentials
+	// leaves holderBinding out of the checks.
+	var checks []Check
+	for _, c := range AllChecks {
+		if c != CheckHolderBinding {
+			checks = append(checks, c)
+		}
+	}
+	res = v.VerifyPresentation(context.Background(), vp, Options{Challenge: req.Options.Challenge, Domain: req.Options.Domain, Checks: checks})
+	if !res.Verified {
+		t.Fatalf("without holderBinding: %+v", res.Errors)
+	}
 }
