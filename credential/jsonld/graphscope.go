@@ -102,23 +102,10 @@ func usesGraphScopedTerm(doc map[string]any) bool {
 		case map[string]any:
 			for k, e := range t {
 				if k == "@context" {
-					switch c := e.(type) {
-					case string:
-						terms = append(terms, graphScopedTerms()[c]...)
-					case []any:
-						for _, ce := range c {
-							if s, ok := ce.(string); ok {
-								terms = append(terms, graphScopedTerms()[s]...)
-							} else {
-								collectGraphScoped(ce, &terms)
-							}
-						}
-					default:
-						collectGraphScoped(c, &terms)
-					}
-					continue
+					contextTerms(e, &terms)
+				} else {
+					contexts(e)
 				}
-				contexts(e)
 			}
 		}
 	}
@@ -144,6 +131,22 @@ func usesGraphScopedTerm(doc map[string]any) bool {
 		return false
 	}
 	return uses(doc)
+}
+
+// contextTerms adds to terms the graph-scoped terms of an @context value:
+// an embedded context's by URL, an inline context's by reading it, a list's
+// of each entry.
+func contextTerms(c any, terms *[]string) {
+	switch t := c.(type) {
+	case string:
+		*terms = append(*terms, graphScopedTerms()[t]...)
+	case []any:
+		for _, e := range t {
+			contextTerms(e, terms)
+		}
+	default:
+		collectGraphScoped(t, terms)
+	}
 }
 
 // refuseGraphFallback is the error for a document the fast path declined:

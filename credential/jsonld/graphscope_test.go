@@ -14,30 +14,16 @@ import (
 // path's N-Quads of a presentation the W3C VC 2.0 suite signed equal
 // jsonld.js's, over which the suite's signature was made.
 func TestPresentationGraphsMatchJSONLD11(t *testing.T) {
-	raw, err := os.ReadFile("testdata/vc2-suite/presentation-holder-ok.signed.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := os.ReadFile("testdata/vc2-suite/presentation-holder-ok.jsonld-js.nq")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var req struct {
-		VP map[string]any `json:"verifiablePresentation"`
-	}
-	if err := json.Unmarshal(raw, &req); err != nil {
-		t.Fatal(err)
-	}
-	delete(req.VP, "proof")
+	vp, want := suitePresentation(t)
 	p := newProcessor(t)
-	got, err := p.Canonicalize(context.Background(), req.VP)
+	got, err := p.Canonicalize(context.Background(), vp)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got != string(want) {
+	if got != want {
 		t.Fatalf("N-Quads differ from jsonld.js's\ngot:\n%s\nwant:\n%s", got, want)
 	}
-	if _, err := p.canonicalizeFast(context.Background(), req.VP, sha256.New()); errors.Is(err, errFallback) {
+	if _, err := p.canonicalizeFast(context.Background(), vp, sha256.New()); errors.Is(err, errFallback) {
 		t.Fatal("the suite's presentation took the fallback")
 	}
 }
@@ -183,6 +169,22 @@ func graphOracle(doc map[string]any) map[string]any {
 // The oracle agrees with jsonld.js on the suite's presentation, so the
 // differential tests may use it for graph-scoped documents.
 func TestGraphOracleMatchesJSONLD11(t *testing.T) {
+	vp, want := suitePresentation(t)
+	p := newProcessor(t)
+	got, err := p.canonicalizeJSONGold(context.Background(), graphOracle(vp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != want {
+		t.Fatalf("json-gold on the oracle's rewrite differs from jsonld.js\ngot:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// suitePresentation is the presentation the W3C VC 2.0 suite signed,
+// without its proof, and jsonld.js's canonical N-Quads of it
+// (testdata/vc2-suite/SOURCES.md).
+func suitePresentation(t *testing.T) (map[string]any, string) {
+	t.Helper()
 	raw, err := os.ReadFile("testdata/vc2-suite/presentation-holder-ok.signed.json")
 	if err != nil {
 		t.Fatal(err)
@@ -198,12 +200,5 @@ func TestGraphOracleMatchesJSONLD11(t *testing.T) {
 		t.Fatal(err)
 	}
 	delete(req.VP, "proof")
-	p := newProcessor(t)
-	got, err := p.canonicalizeJSONGold(context.Background(), graphOracle(req.VP))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != string(want) {
-		t.Fatalf("json-gold on the oracle's rewrite differs from jsonld.js\ngot:\n%s\nwant:\n%s", got, want)
-	}
+	return req.VP, string(want)
 }

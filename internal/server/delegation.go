@@ -16,12 +16,8 @@ import (
 // consent is signed by the agent's principal or an approver of the
 // organization (or, for a sub-delegation, by the parent delegation's
 // agent); POST /delegations/{id}/renew, signed by the delegation's agent;
-// and the admin's organization approvers and delegation policy. Without
-// an issuer service nothing is mounted.
+// and the admin's organization approvers and delegation policy.
 func (s *Server) mountDelegation(r gin.IRouter) {
-	if s.issuer == nil {
-		return
-	}
 	r.POST("/delegations", s.createDelegation)
 	r.POST("/delegations/:id/renew", s.renewDelegation)
 

@@ -20,11 +20,7 @@ import (
 const didDocumentMaxAge = 60 * time.Second
 
 // mountDIDWeb mounts the organizations' did:web documents and key rotation.
-// Without an issuer service nothing is mounted.
 func (s *Server) mountDIDWeb(r gin.IRouter) {
-	if s.issuer == nil {
-		return
-	}
 	for _, p := range []string{"/.well-known/did.json", "/did.json"} {
 		r.GET(p, s.rootDIDDocument)
 		r.HEAD(p, s.rootDIDDocument)

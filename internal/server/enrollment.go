@@ -16,12 +16,8 @@ import (
 // mountEnrollment mounts agent enrollment (DESIGN.md §6): the agent's three
 // calls, which need no token (the agent proves itself with its key and its
 // TPM), and the admin's: approval, rejection, reading an agent, the
-// organization's enrollment policy and EK allowlist. Without an issuer
-// service nothing is mounted.
+// organization's enrollment policy and EK allowlist.
 func (s *Server) mountEnrollment(r gin.IRouter) {
-	if s.issuer == nil {
-		return
-	}
 	r.POST("/agents/enroll", s.startEnrollment)
 	r.POST("/agents/enroll/:id/evidence", s.submitEvidence)
 	r.POST("/agents/enroll/:id/activate", s.activateEnrollment)

@@ -40,12 +40,8 @@ var statusEntryTypes = []string{
 }
 
 // mountIssuance mounts the issuer's VC-API endpoints and the public status
-// lists. Without an issuer service (WithIssuer) nothing is mounted.
+// lists.
 func (s *Server) mountIssuance(r gin.IRouter) {
-	if s.issuer == nil {
-		s.log.Debug("no issuer service: issuance endpoints not mounted")
-		return
-	}
 	admin := s.requireAdmin()
 	r.POST("/credentials/issue", admin, s.requireScope(ScopeAdmin, ScopeIssue), s.issueCredential)
 	// An admin token, or a request signed by the principal: the handler

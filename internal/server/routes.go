@@ -56,7 +56,14 @@ func (s *Server) routes() *gin.Engine {
 	return e
 }
 
+// issuerRoutes mounts the issuer's endpoints: VC-API issuance and status,
+// enrollment, delegation, did:web documents. Without an issuer service
+// (WithIssuer) none is mounted.
 func (s *Server) issuerRoutes(e *gin.Engine) {
+	if s.issuer == nil {
+		s.log.Debug("no issuer service: issuer endpoints not mounted")
+		return
+	}
 	s.mountIssuance(e)
 	s.mountEnrollment(e)
 	s.mountDelegation(e)

@@ -112,16 +112,7 @@ func TestAuditAppendBatchAllOrNone(t *testing.T) {
 // chains, listed in opposite orders: no deadlock, no fork.
 func TestAuditConcurrentBatches(t *testing.T) {
 	storetest.ForEachURL(t, func(t *testing.T, dbURL string) {
-		s1, err := openQuiet(t, dbURL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s1.Close()
-		s2, err := openQuiet(t, dbURL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s2.Close()
+		s1, s2 := twoHandles(t, dbURL)
 		org := mustOrg(t, s1, "acme")
 
 		const writers, rounds, size = 6, 10, 8

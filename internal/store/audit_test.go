@@ -355,16 +355,7 @@ func TestAuditEachPagesPastOnePage(t *testing.T) {
 // chain must come out numbered 1..800 without a fork.
 func TestAuditConcurrentAppenders(t *testing.T) {
 	storetest.ForEachURL(t, func(t *testing.T, dbURL string) {
-		s1, err := openQuiet(t, dbURL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s1.Close()
-		s2, err := openQuiet(t, dbURL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s2.Close()
+		s1, s2 := twoHandles(t, dbURL)
 		org := mustOrg(t, s1, "acme")
 
 		const writers, each = 8, 50

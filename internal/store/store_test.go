@@ -25,6 +25,22 @@ func openQuiet(t *testing.T, dbURL string) (*store.Store, error) {
 	return store.Open(t.Context(), dbURL, store.WithLogger(slog.New(slog.NewTextHandler(t.Output(), nil))))
 }
 
+// twoHandles opens dbURL twice, as two server processes would; both are
+// closed when the test ends.
+func twoHandles(t *testing.T, dbURL string) (*store.Store, *store.Store) {
+	t.Helper()
+	var out [2]*store.Store
+	for i := range out {
+		s, err := openQuiet(t, dbURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		out[i] = s
+	}
+	return out[0], out[1]
+}
+
 // wantErr fails the test unless err matches target.
 func wantErr(t *testing.T, err, target error) {
 	t.Helper()
