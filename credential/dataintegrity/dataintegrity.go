@@ -6,6 +6,7 @@ import (
 	"crypto/sha512"
 	"errors"
 	"fmt"
+	"hash"
 	"time"
 
 	"github.com/agentid/agentid/credential/jsonld"
@@ -108,6 +109,9 @@ var (
 type suite struct {
 	// hash hashes the canonical proof configuration and document.
 	hash func([]byte) []byte
+	// newHash is hash as a hash.Hash, for digest, which Sign and Verify
+	// use (hash serves the tests, which hash canonical forms they read).
+	newHash func() hash.Hash
 	// alg is the signature algorithm of the key.
 	alg keys.Algorithm
 	// sha384 selects SHA-384 as RDFC-1.0's own hash (ecdsa-rdfc-2019 on
@@ -123,6 +127,13 @@ func (s suite) canonicalize(ctx context.Context, p *jsonld.Processor, doc map[st
 	return p.Canonicalize(ctx, doc)
 }
 
+// digest returns hash(canonical doc), as canonicalize and hash would, but
+// without gathering the canonical N-Quads into a string when the JSON-LD
+// fast path takes the document.
+func (s suite) digest(ctx context.Context, p *jsonld.Processor, doc map[string]any) ([]byte, error) {
+	return p.CanonicalDigest(ctx, doc, s.sha384, s.newHash)
+}
+
 // suiteFor returns a cryptosuite for a key type, or ErrUnknownCryptosuite /
 // ErrKeyTypeMismatch.
 func suiteFor(cryptosuite string, typ keys.KeyType) (suite, error) {
@@ -131,13 +142,13 @@ func suiteFor(cryptosuite string, typ keys.KeyType) (suite, error) {
 		if typ != keys.Ed25519 {
 			return suite{}, fmt.Errorf("%w: %s needs an Ed25519 key, got %s", ErrKeyTypeMismatch, cryptosuite, typ)
 		}
-		return suite{hash: sum256, alg: keys.EdDSA}, nil
+		return suite{hash: sum256, newHash: sha256.New, alg: keys.EdDSA}, nil
 	case ECDSARDFC2019:
 		switch typ {
 		case keys.P256:
-			return suite{hash: sum256, alg: keys.ES256}, nil
+			return suite{hash: sum256, newHash: sha256.New, alg: keys.ES256}, nil
 		case keys.P384:
-			return suite{hash: sum384, alg: keys.ES384, sha384: true}, nil
+			return suite{hash: sum384, newHash: sha512.New384, alg: keys.ES384, sha384: true}, nil
 		}
 		return suite{}, fmt.Errorf("%w: %s needs a P-256 or P-384 key, got %s", ErrKeyTypeMismatch, cryptosuite, typ)
 	}

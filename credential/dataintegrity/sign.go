@@ -188,15 +188,15 @@ func stringsToAny(s []string) []any {
 // hashData canonicalizes the proof configuration and the document and
 // returns hash(canonical config) ‖ hash(canonical document).
 func hashData(ctx context.Context, proc *jsonld.Processor, s suite, config, document map[string]any) ([]byte, error) {
-	canonConfig, err := s.canonicalize(ctx, proc, config)
+	configDigest, err := s.digest(ctx, proc, config)
 	if err != nil {
 		return nil, fmt.Errorf("canonicalize proof configuration: %w", err)
 	}
-	canonDoc, err := s.canonicalize(ctx, proc, document)
+	docDigest, err := s.digest(ctx, proc, document)
 	if err != nil {
 		return nil, fmt.Errorf("canonicalize document: %w", err)
 	}
-	return append(s.hash([]byte(canonConfig)), s.hash([]byte(canonDoc))...), nil
+	return append(configDigest, docDigest...), nil
 }
 
 // Contexts that define DataIntegrityProof and its members.

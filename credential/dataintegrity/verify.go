@@ -112,7 +112,7 @@ func Verify(ctx context.Context, doc map[string]any, opts VerifyOptions) (*Resul
 			return nil, fmt.Errorf("data integrity verify: %w", err)
 		}
 	}
-	v := verifier{opts: opts, doc: doc, proofs: proofs, unsecured: withoutProof(doc), docCanon: map[bool]string{}}
+	v := verifier{opts: opts, doc: doc, proofs: proofs, unsecured: withoutProof(doc)}
 	res := &Result{Verified: true, Proofs: make([]ProofResult, len(proofs))}
 	var errs []error
 	for i, p := range proofs {
@@ -135,10 +135,10 @@ type verifier struct {
 	doc       map[string]any
 	proofs    []map[string]any
 	unsecured map[string]any
-	// docCanon caches the canonical unsecured document (by whether RDFC-1.0
-	// used SHA-384), shared by the proofs of a set that neither chain nor
-	// carry their own @context.
-	docCanon map[bool]string
+	// docDigest caches the digest of the canonical unsecured document
+	// (index 1 when RDFC-1.0 and the digest use SHA-384), shared by the
+	// proofs of a set that neither chain nor carry their own @context.
+	docDigest [2][]byte
 }
 
 func (v *verifier) verifyProof(ctx context.Context, p map[string]any, pr *ProofResult) error {
@@ -249,21 +249,25 @@ func (v *verifier) verifyProof(ctx context.Context, p map[string]any, pr *ProofR
 		document["proof"] = chained
 	}
 
-	canonConfig, err := s.canonicalize(ctx, v.opts.Processor, config)
+	configDigest, err := s.digest(ctx, v.opts.Processor, config)
 	if err != nil {
 		return fmt.Errorf("canonicalize proof configuration: %w", err)
 	}
 	shared := !ownContext && len(prev) == 0
-	canonDoc, cached := v.docCanon[s.sha384]
-	if !shared || !cached {
-		if canonDoc, err = s.canonicalize(ctx, v.opts.Processor, document); err != nil {
+	slot := 0
+	if s.sha384 {
+		slot = 1
+	}
+	docDigest := v.docDigest[slot]
+	if !shared || docDigest == nil {
+		if docDigest, err = s.digest(ctx, v.opts.Processor, document); err != nil {
 			return fmt.Errorf("canonicalize document: %w", err)
 		}
 		if shared {
-			v.docCanon[s.sha384] = canonDoc
+			v.docDigest[slot] = docDigest
 		}
 	}
-	data := append(s.hash([]byte(canonConfig)), s.hash([]byte(canonDoc))...)
+	data := append(configDigest, docDigest...)
 	if err := keys.Verify(pub, s.alg, data, sig); err != nil {
 		if errors.Is(err, keys.ErrInvalidSignature) {
 			return fmt.Errorf("%w: %v", ErrInvalidSignature, err)

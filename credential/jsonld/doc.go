@@ -80,6 +80,17 @@
 // FuzzCanonicalizeDifferential compare the two. A credential or a
 // presentation canonicalizes about ten times faster this way.
 //
+// Check walks the same way in a check-only mode: every decision of the
+// fast path is made (so it declines exactly what the quad-building walk
+// declines, which the differential tests and the fuzz target compare),
+// but no quad, blank node label or literal string is built; for a
+// credential it allocates nothing. The quad-building walk and RDFC-1.0
+// reuse their buffers between calls, serialize each N-Quads line into one
+// buffer and sort spans of it, and look up the caches of the active
+// contexts without locks. CanonicalDigest hashes the canonical N-Quads
+// without gathering them into a string (package dataintegrity signs and
+// verifies such digests).
+//
 // json-gold v0.4.2 reads a term's container mapping from the term's scoped
 // context rather than the active context, so for VC 2.0's
 // verifiableCredential (a @graph container with a null scoped context) it

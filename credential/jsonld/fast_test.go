@@ -460,6 +460,12 @@ func checkDifferential(t testing.TB, p *Processor, doc map[string]any) (fast, ok
 	t.Helper()
 	ctx := context.Background()
 	fastErr := p.checkFast(ctx, doc)
+	// The check-only walk declines exactly what the quad-building walk
+	// declines.
+	if quadErr := quadCheck(p, ctx, doc); (fastErr == nil) != (quadErr == nil) ||
+		errors.Is(fastErr, errFallback) != errors.Is(quadErr, errFallback) {
+		t.Fatalf("check-only walk: %v, quad-building walk: %v\ndocument: %s", fastErr, quadErr, mustJSON(doc))
+	}
 	_, goldErr := p.expand(ctx, doc)
 	// Which error json-gold's path reports first for a document with two
 	// faults depends on map order; whether it fails does not.
@@ -476,6 +482,28 @@ func checkDifferential(t testing.TB, p *Processor, doc map[string]any) (fast, ok
 		t.Fatalf("fast check error %v, Expand %v\ndocument: %s", fastErr, goldErr, mustJSON(doc))
 	}
 	return true, goldErr == nil
+}
+
+// quadCheck is checkFast building the quads (as Canonicalize does) rather
+// than walking in check mode: the reference the check-only walk is held to.
+func quadCheck(p *Processor, ctx context.Context, doc map[string]any) (err error) {
+	defer declinePanic(&err)
+	doc, err = p.prepare(ctx, doc)
+	if err != nil {
+		return err
+	}
+	if _, cacheable := contextKey(doc["@context"]); !cacheable {
+		return errFallback
+	}
+	active, err := p.activeContext(doc["@context"])
+	if err != nil {
+		return errFallback
+	}
+	b, err := fastQuads(active, doc)
+	if err == nil {
+		b.release()
+	}
+	return err
 }
 
 // Safe-mode checking on the fast path agrees with Expand on the vectors,

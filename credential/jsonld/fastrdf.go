@@ -1,6 +1,7 @@
 package jsonld
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"math"
@@ -88,6 +89,8 @@ type ctxEnv struct {
 type activeCtx struct {
 	ld  *ld.Context
 	env *ctxEnv
+	// terms is ld's term definitions (read only, as ld is).
+	terms map[string]any
 	// prev is the context to revert to when entering a nested node object:
 	// set when this context came from a type-scoped context, which does not
 	// propagate (JSON-LD 1.1 §4.1.3). It mirrors json-gold's previousContext.
@@ -103,11 +106,76 @@ type activeCtx struct {
 	// them is not cached either (it would live only as long as they do).
 	ephemeral bool
 
-	mu      sync.RWMutex
-	keys    map[string]string // term or IRI → ExpandIri(key, vocab)
-	types   map[string]string // @type value → ExpandIri(value, relative, vocab)
-	derived map[derivedKey]*activeCtx
+	// The caches are read without locking (every document reads them
+	// many times, on every core); mu orders the additions to derived.
+	keys    readCache[string, string]    // term or IRI → ExpandIri(key, vocab)
+	types   readCache[string, string]    // @type value → ExpandIri(value, relative, vocab)
+	rules   readCache[string, valueRule] // term → valueRule
+	derived readCache[derivedKey, *activeCtx]
+	mu      sync.Mutex
 }
+
+// readCache is a bounded cache made for reads from many goroutines at
+// once: a lookup takes no lock and writes no shared memory (a
+// sync.RWMutex's read lock does, which makes the cores contend for it).
+// It stops growing at the bound given to add; entries are never evicted.
+type readCache[K comparable, V any] struct {
+	m sync.Map
+	n atomic.Int64
+}
+
+func (c *readCache[K, V]) get(k K) (V, bool) {
+	v, ok := c.m.Load(k)
+	if !ok {
+		var zero V
+		return zero, false
+	}
+	return v.(V), true
+}
+
+// add stores v under k unless the cache holds max entries (concurrent adds
+// may overshoot max by the number of goroutines) and returns the value
+// cached under k, which may be one added concurrently.
+func (c *readCache[K, V]) add(k K, v V, max int) V {
+	if c.n.Load() >= int64(max) {
+		return v
+	}
+	actual, loaded := c.m.LoadOrStore(k, v)
+	if !loaded {
+		c.n.Add(1)
+	}
+	return actual.(V)
+}
+
+// len is the number of entries.
+func (c *readCache[K, V]) len() int { return int(c.n.Load()) }
+
+// valueRule is how json-gold's ExpandValue coerces a scalar value of one
+// term in one context. ExpandValue builds a fresh map per value; what it
+// puts in that map depends only on the term definition and the context's
+// defaults (and, for @id and @vocab coercion, on the IRI expansion of the
+// value), so the fast path asks it once per term and context and caches
+// the answer.
+type valueRule struct {
+	// id is ruleLiteral, or ruleID / ruleVocab when a string value
+	// becomes a node reference: ExpandIri(value, relative, vocab) with
+	// vocab set for ruleVocab.
+	id byte
+	// hasType is set when a literal gets the datatype datatype (the
+	// term's type mapping, as ExpandValue copies it).
+	hasType  bool
+	datatype any
+	// langDir is set when a string literal would get @language or
+	// @direction (which the fast path leaves to json-gold).
+	langDir bool
+}
+
+// Kinds of valueRule.id.
+const (
+	ruleLiteral byte = iota
+	ruleID
+	ruleVocab
+)
 
 // derivedKey names a derived context: the scoped context that term
 // carries in src, applied with or without propagation, or (embedded set,
@@ -120,17 +188,15 @@ type derivedKey struct {
 }
 
 func newActiveCtx(c *ld.Context, prev *activeCtx, env *ctxEnv) *activeCtx {
-	_, ldPrev := c.AsMap()["previousContext"]
-	return &activeCtx{ld: c, env: env, prev: prev, ldPrev: ldPrev,
-		keys: map[string]string{}, types: map[string]string{}, derived: map[derivedKey]*activeCtx{}}
+	m := c.AsMap()
+	_, ldPrev := m["previousContext"]
+	terms, _ := m["termDefinitions"].(map[string]any)
+	return &activeCtx{ld: c, env: env, terms: terms, prev: prev, ldPrev: ldPrev}
 }
 
 // cached returns the derived context k, if cached.
 func (c *activeCtx) cached(k derivedKey) (*activeCtx, bool) {
-	c.mu.RLock()
-	d, ok := c.derived[k]
-	c.mu.RUnlock()
-	return d, ok
+	return c.derived.get(k)
 }
 
 // remember caches d (not yet shared) as the derived context k, within the
@@ -144,10 +210,10 @@ func (c *activeCtx) remember(k derivedKey, d *activeCtx) *activeCtx {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if existing, ok := c.derived[k]; ok {
+	if existing, ok := c.derived.get(k); ok {
 		return existing
 	}
-	if len(c.derived) >= maxDerived {
+	if c.derived.len() >= maxDerived {
 		return d
 	}
 	budget, limit := &c.env.derived, int64(maxDerivedTotal)
@@ -155,8 +221,8 @@ func (c *activeCtx) remember(k derivedKey, d *activeCtx) *activeCtx {
 		budget, limit = &c.env.inline, maxInlineTotal
 	}
 	if budget.Add(1) <= limit {
-		d.ephemeral = false
-		c.derived[k] = d
+		d.ephemeral = false // before d is shared
+		c.derived.add(k, d, maxDerived)
 	}
 	return d
 }
@@ -164,20 +230,17 @@ func (c *activeCtx) remember(k derivedKey, d *activeCtx) *activeCtx {
 // expandKey is json-gold's expansion of a property key (vocabulary
 // relative), cached.
 func (c *activeCtx) expandKey(key string) (string, error) {
-	return c.cachedExpand(c.keys, key, false)
+	return c.cachedExpand(&c.keys, key, false)
 }
 
 // expandType is json-gold's expansion of an @type value (vocabulary and
 // document relative), cached.
 func (c *activeCtx) expandType(t string) (string, error) {
-	return c.cachedExpand(c.types, t, true)
+	return c.cachedExpand(&c.types, t, true)
 }
 
-func (c *activeCtx) cachedExpand(cache map[string]string, s string, relative bool) (string, error) {
-	c.mu.RLock()
-	v, ok := cache[s]
-	c.mu.RUnlock()
-	if ok {
+func (c *activeCtx) cachedExpand(cache *readCache[string, string], s string, relative bool) (string, error) {
+	if v, ok := cache.get(s); ok {
 		return v, nil
 	}
 	v, err := c.ld.ExpandIri(s, relative, true, nil, nil)
@@ -185,13 +248,74 @@ func (c *activeCtx) cachedExpand(cache map[string]string, s string, relative boo
 		return "", errFallback
 	}
 	if len(s) <= maxCachedKeyLen {
-		c.mu.Lock()
-		if len(cache) < maxCachedKeys {
-			cache[s] = v
-		}
-		c.mu.Unlock()
+		cache.add(s, v, maxCachedKeys)
 	}
 	return v, nil
+}
+
+// expandID is json-gold's ExpandIri(s, relative, not vocab, nil, nil), the
+// expansion of an @id value and of a value coerced to @id, without its
+// keyword tests, regular expression and URL parsing for the IRIs
+// credentials use. It follows ExpandIri's steps: s does not start with
+// '@', so it is no keyword (steps 1 and 2); a blank node label or an IRI
+// whose colon is followed by "//" is returned as it is (step 4.2);
+// otherwise, when no term of c is named like the part before the colon,
+// step 4.4 returns s if it is an absolute IRI, which validFastIRI (cached)
+// implies. Anything else is ExpandIri's.
+func (c *activeCtx) expandID(s string) (string, error) {
+	if s != "" && s[0] != '@' {
+		if i := strings.IndexByte(s, ':'); i > 0 {
+			if s[:i] == "_" || strings.HasPrefix(s[i+1:], "//") {
+				return s, nil
+			}
+			if _, term := c.terms[s[:i]]; !term && c.terms != nil && validFastIRI(s) {
+				return s, nil
+			}
+		}
+	}
+	v, err := c.ld.ExpandIri(s, true, false, nil, nil)
+	if err != nil {
+		return "", errFallback
+	}
+	return v, nil
+}
+
+// valueRule returns the coercion json-gold's ExpandValue applies to a
+// scalar value of key in c, cached. It reads the term definition as
+// ExpandValue does for @id and @vocab coercion, and otherwise takes the
+// answer from ExpandValue itself on a string probe: a datatype is set
+// whatever the value's JSON kind (ExpandValue's step 4 comes before its
+// string-only language and direction steps), and language and direction
+// apply to every string alike.
+func (c *activeCtx) valueRule(key string) (valueRule, error) {
+	r, ok := c.rules.get(key)
+	if ok {
+		return r, nil
+	}
+	td := c.ld.GetTermDefinition(key)
+	switch {
+	case td != nil && td["@type"] == "@id":
+		r.id = ruleID
+	case td != nil && td["@type"] == "@vocab":
+		r.id = ruleVocab
+	default:
+		ev, err := c.ld.ExpandValue(key, "")
+		if err != nil {
+			return r, errFallback
+		}
+		m, ok := ev.(map[string]any)
+		if !ok {
+			return r, errFallback
+		}
+		r.datatype, r.hasType = m["@type"]
+		_, lang := m["@language"]
+		_, dir := m["@direction"]
+		r.langDir = lang || dir
+	}
+	if len(key) <= maxCachedKeyLen {
+		c.rules.add(key, r, maxCachedKeys)
+	}
+	return r, nil
 }
 
 // derive returns c with the scoped context that term carries in src
@@ -288,14 +412,21 @@ func embeddedKey(local any) (string, bool) {
 	case map[string]any:
 		return jsonKey(t)
 	case []any:
-		var sb strings.Builder
-		sb.WriteByte('a')
+		size := 1
 		for _, e := range t {
 			s, ok := e.(string)
 			if !ok {
 				return jsonKey(t)
 			}
-			sb.WriteString(strconv.Itoa(len(s)))
+			size += len(s) + 21 // length in decimal and ':'
+		}
+		var sb strings.Builder
+		sb.Grow(size) // the key's one allocation
+		sb.WriteByte('a')
+		for _, e := range t {
+			s := e.(string)
+			var n [20]byte
+			sb.Write(strconv.AppendInt(n[:0], int64(len(s)), 10))
 			sb.WriteByte(':')
 			sb.WriteString(s)
 		}
@@ -363,29 +494,16 @@ func plainJSON(v any, depth int) bool {
 // iriCache remembers whether an IRI is one the fast path may emit: absolute
 // by json-gold's test and not dropped by json-gold's validity check (the
 // URL regular expression for http and https IRIs).
-var iriCache struct {
-	sync.RWMutex
-	m map[string]bool
-}
+var iriCache readCache[string, bool]
 
 func validFastIRI(s string) bool {
-	iriCache.RLock()
-	ok, found := iriCache.m[s]
-	iriCache.RUnlock()
-	if found {
+	if ok, found := iriCache.get(s); found {
 		return ok
 	}
-	ok = !strings.HasPrefix(s, "_:") && !strings.HasPrefix(s, sentinelVocab) && ld.IsAbsoluteIri(s) &&
+	ok := !strings.HasPrefix(s, "_:") && !strings.HasPrefix(s, sentinelVocab) && ld.IsAbsoluteIri(s) &&
 		!strings.ContainsAny(s, "<> \"{}|\\^`\n\r\t") &&
 		(!(strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")) || ld.IsURL(s))
-	iriCache.Lock()
-	if iriCache.m == nil {
-		iriCache.m = map[string]bool{}
-	}
-	if len(iriCache.m) < maxCachedIRIs {
-		iriCache.m[s] = ok
-	}
-	iriCache.Unlock()
+	iriCache.add(s, ok, maxCachedIRIs)
 	return ok
 }
 
@@ -397,17 +515,20 @@ const (
 	kindLiteral
 )
 
-// rdfTerm is an RDF term: an IRI, a blank node (label without "_:"), or a
-// literal with its datatype IRI (no language-tagged literals here).
+// rdfTerm is an RDF term: an IRI, a blank node (by its number in the
+// document, blank) or a literal with its datatype IRI (no language-tagged
+// literals here).
 type rdfTerm struct {
-	kind     byte
 	value    string
 	datatype string
+	kind     byte
 	// origin tells literals apart that serialize alike but that json-gold's
 	// node map keeps apart (the string "5" typed xsd:integer and the number
 	// 5; "x" and "x" typed xsd:string): the JSON kind, plus literalTyped
 	// when the value carried a datatype. Not serialized.
 	origin byte
+	// blank numbers a blank node: 0, 1, … in the order the walk met them.
+	blank int32
 }
 
 // Origins of literals.
@@ -429,35 +550,69 @@ var (
 )
 
 // quadBuilder walks one document and collects its quads.
+//
+// With check set it only walks: it makes every decision it would make when
+// collecting (so it declines exactly the documents it would decline) but
+// keeps no quads and builds no literal strings. Check uses it: the
+// safe-mode verdict needs to know that the fast path takes the whole
+// document, not what the document says.
 type quadBuilder struct {
+	check  bool
 	quads  []rdfQuad
-	blanks map[string]string // the document's own blank node ids → labels
+	blanks map[string]int32 // the document's own blank node ids → numbers
 	next   int
+	order  []int32 // scratch of fastQuads
+}
+
+// emit collects one quad (nothing in check mode).
+func (b *quadBuilder) emit(s, p, o, g rdfTerm) {
+	if !b.check {
+		b.quads = append(b.quads, rdfQuad{s, p, o, g})
+	}
 }
 
 func (b *quadBuilder) fresh() (rdfTerm, error) {
 	if b.next >= maxFastBlankNode {
 		return rdfTerm{}, errFallback
 	}
-	t := rdfTerm{kind: kindBlank, value: "b" + strconv.Itoa(b.next)}
+	t := rdfTerm{kind: kindBlank, blank: int32(b.next)}
 	b.next++
 	return t, nil
+}
+
+// builders recycles quadBuilders (their quad slices and maps) between
+// canonicalizations.
+var builders = sync.Pool{New: func() any { return new(quadBuilder) }}
+
+// maxPooledQuads bounds the quad slice a recycled builder keeps.
+const maxPooledQuads = 4096
+
+// release clears b (so that it keeps no document alive) and recycles it.
+func (b *quadBuilder) release() {
+	if cap(b.quads) > maxPooledQuads {
+		return
+	}
+	clear(b.quads[:cap(b.quads)])
+	b.quads, b.order = b.quads[:0], b.order[:0]
+	clear(b.blanks)
+	b.next, b.check = 0, false
+	builders.Put(b)
 }
 
 // idTerm turns an expanded @id into a term.
 func (b *quadBuilder) idTerm(id string) (rdfTerm, error) {
 	if strings.HasPrefix(id, "_:") {
-		if l, ok := b.blanks[id]; ok {
-			return rdfTerm{kind: kindBlank, value: l}, nil
+		if n, ok := b.blanks[id]; ok {
+			return rdfTerm{kind: kindBlank, blank: n}, nil
 		}
 		t, err := b.fresh()
 		if err != nil {
 			return t, err
 		}
 		if b.blanks == nil {
-			b.blanks = map[string]string{}
+			b.blanks = map[string]int32{}
 		}
-		b.blanks[id] = t.value
+		b.blanks[id] = t.blank
 		return t, nil
 	}
 	if !validFastIRI(id) {
@@ -527,7 +682,8 @@ func (b *quadBuilder) node(c *activeCtx, prop string, elem map[string]any, typeS
 	// before them.
 	typeCtx := c
 	var idValue any
-	var types []string
+	var typesBuf [4]string
+	types := typesBuf[:0]
 	var idKey, typeKey string
 	nID, nType := 0, 0
 	for k, v := range elem {
@@ -571,9 +727,7 @@ func (b *quadBuilder) node(c *activeCtx, prop string, elem map[string]any, typeS
 		return none, errFallback
 	}
 	if len(types) > 1 {
-		sorted := slices.Clone(types)
-		slices.Sort(sorted)
-		types = sorted
+		slices.Sort(types) // types is this function's own slice
 	}
 	for _, t := range types {
 		if sc, ok := typeCtx.ld.GetTermDefinition(t)["@context"]; ok {
@@ -592,9 +746,9 @@ func (b *quadBuilder) node(c *activeCtx, prop string, elem map[string]any, typeS
 		if !ok {
 			return none, errFallback
 		}
-		id, err := c.ld.ExpandIri(s, true, false, nil, nil)
+		id, err := c.expandID(s)
 		if err != nil {
-			return none, errFallback
+			return none, err
 		}
 		if subject, err = b.idTerm(id); err != nil {
 			return none, err
@@ -610,7 +764,7 @@ func (b *quadBuilder) node(c *activeCtx, prop string, elem map[string]any, typeS
 		if !validFastIRI(e) {
 			return none, errFallback
 		}
-		b.quads = append(b.quads, rdfQuad{subject, iriRDFType, rdfTerm{kind: kindIRI, value: e}, graph})
+		b.emit(subject, iriRDFType, rdfTerm{kind: kindIRI, value: e}, graph)
 	}
 
 	// The properties.
@@ -662,12 +816,18 @@ func (b *quadBuilder) property(c *activeCtx, key, iri string, value any, subject
 		if !ok {
 			return errFallback
 		}
+		if b.check {
+			if !validJCS(obj, 0) {
+				return errFallback
+			}
+			return nil
+		}
 		lit, ok := canonicalJSONLiteral(obj)
 		if !ok {
 			return errFallback
 		}
-		b.quads = append(b.quads, rdfQuad{subject, rdfTerm{kind: kindIRI, value: iri},
-			rdfTerm{kind: kindLiteral, value: lit, datatype: ld.RDFJSONLiteral, origin: literalJSON}, graph})
+		b.emit(subject, rdfTerm{kind: kindIRI, value: iri},
+			rdfTerm{kind: kindLiteral, value: lit, datatype: ld.RDFJSONLiteral, origin: literalJSON}, graph)
 		return nil
 	}
 	termCtx := c
@@ -710,14 +870,14 @@ func (b *quadBuilder) property(c *activeCtx, key, iri string, value any, subject
 				if g, err = b.fresh(); err != nil {
 					return err
 				}
-				b.quads = append(b.quads, rdfQuad{subject, pred, g, graph})
+				b.emit(subject, pred, g, graph)
 			}
 			o, err := b.node(termCtx, key, t, nil, g, false)
 			if err != nil {
 				return err
 			}
 			if !asGraph {
-				b.quads = append(b.quads, rdfQuad{subject, pred, o, graph})
+				b.emit(subject, pred, o, graph)
 			}
 			return nil
 		}
@@ -728,7 +888,7 @@ func (b *quadBuilder) property(c *activeCtx, key, iri string, value any, subject
 		if err != nil {
 			return err
 		}
-		b.quads = append(b.quads, rdfQuad{subject, pred, o, graph})
+		b.emit(subject, pred, o, graph)
 		return nil
 	}
 	if list, ok := value.([]any); ok {
@@ -760,37 +920,48 @@ func (b *quadBuilder) scalar(c *activeCtx, key string, v any) (rdfTerm, error) {
 	default:
 		return none, errFallback
 	}
-	ev, err := c.ld.ExpandValue(key, v)
+	rule, err := c.valueRule(key)
 	if err != nil {
-		return none, errFallback
-	}
-	m, ok := ev.(map[string]any)
-	if !ok {
-		return none, errFallback
-	}
-	if id, ok := m["@id"]; ok {
-		s, ok := id.(string)
-		if !ok {
-			return none, errFallback
-		}
-		return b.idTerm(s)
-	}
-	if _, ok := m["@language"]; ok {
-		return none, errFallback
-	}
-	if _, ok := m["@direction"]; ok {
-		return none, errFallback
+		return none, err
 	}
 	var datatype string
 	var typed byte
-	if dt, ok := m["@type"]; ok {
-		s, ok := dt.(string)
+	switch {
+	case rule.id != ruleLiteral:
+		// ExpandValue: a string is a node reference; anything else a
+		// plain literal (no datatype from the term).
+		if s, ok := v.(string); ok {
+			var id string
+			if rule.id == ruleVocab {
+				id, err = c.expandType(s) // the same expansion as a type's
+			} else {
+				id, err = c.expandID(s)
+			}
+			if err != nil {
+				return none, err
+			}
+			return b.idTerm(id)
+		}
+	case rule.hasType:
+		s, ok := rule.datatype.(string)
 		if !ok || !validFastIRI(s) {
 			return none, errFallback
 		}
 		datatype, typed = s, literalTyped
+	default:
+		if _, ok := v.(string); ok && rule.langDir {
+			return none, errFallback
+		}
 	}
-	switch t := m["@value"].(type) {
+	if b.check {
+		// The literal's kind and range decide as below; its lexical
+		// form is not needed.
+		if t, ok := v.(float64); ok && (math.IsNaN(t) || math.IsInf(t, 0) || math.Abs(t) >= 1<<53) {
+			return none, errFallback
+		}
+		return rdfTerm{kind: kindLiteral}, nil
+	}
+	switch t := v.(type) {
 	case string:
 		if datatype == "" {
 			datatype = ld.XSDString
@@ -823,25 +994,90 @@ func (b *quadBuilder) scalar(c *activeCtx, key string, v any) (rdfTerm, error) {
 	return none, errFallback
 }
 
+// fastCheck walks doc (already checked against the limits) in the active
+// context c as fastQuads does, without building quads: it returns nil
+// exactly when fastQuads would return quads, and errFallback otherwise.
+func fastCheck(c *activeCtx, doc map[string]any) error {
+	b := quadBuilder{check: true}
+	_, err := b.node(c, "", doc, nil, rdfTerm{}, true)
+	return err
+}
+
+// compareQuads orders quads by all their fields: 0 exactly when they are
+// equal.
+func compareQuads(a, b *rdfQuad) int {
+	if c := compareTerms(&a.s, &b.s); c != 0 {
+		return c
+	}
+	if c := compareTerms(&a.p, &b.p); c != 0 {
+		return c
+	}
+	if c := compareTerms(&a.o, &b.o); c != 0 {
+		return c
+	}
+	return compareTerms(&a.g, &b.g)
+}
+
+func compareTerms(a, b *rdfTerm) int {
+	if c := cmp.Compare(a.kind, b.kind); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.blank, b.blank); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.origin, b.origin); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.value, b.value); c != 0 {
+		return c
+	}
+	return strings.Compare(a.datatype, b.datatype)
+}
+
 // fastQuads converts doc (already checked against the limits) to quads in
-// the active context c, without duplicates.
-func fastQuads(c *activeCtx, doc map[string]any) ([]rdfQuad, error) {
-	var b quadBuilder
+// the active context c, without duplicates, in a builder from the pool:
+// b.quads holds them and b.next bounds their blank node numbers. The caller
+// releases b when done with the quads.
+func fastQuads(c *activeCtx, doc map[string]any) (*quadBuilder, error) {
+	b := builders.Get().(*quadBuilder)
 	if _, err := b.node(c, "", doc, nil, rdfTerm{}, true); err != nil {
+		b.release()
 		return nil, err
 	}
 	if len(b.quads) < 2 {
-		return b.quads, nil
+		return b, nil
 	}
-	// Remove duplicates (json-gold's node map merges equal values).
-	seen := make(map[rdfQuad]struct{}, len(b.quads))
-	out := b.quads[:0]
-	for _, q := range b.quads {
-		if _, dup := seen[q]; dup {
-			continue
+	// Remove duplicates (json-gold's node map merges equal values):
+	// sort the quads' indexes, then keep each quad that differs from its
+	// predecessor in that order, in document order. A map would allocate
+	// every one of its large keys; sorting the quads themselves would move
+	// them around.
+	order := b.order[:0]
+	for i := range b.quads {
+		order = append(order, int32(i))
+	}
+	quads := b.quads
+	slices.SortFunc(order, func(x, y int32) int { return compareQuads(&quads[x], &quads[y]) })
+	dup := false
+	kept := order[0]
+	for _, i := range order[1:] {
+		if quads[i] == quads[kept] {
+			quads[i].p.kind = kindNone // marked: no quad has such a predicate
+			dup = true
+		} else {
+			kept = i
 		}
-		seen[q] = struct{}{}
-		out = append(out, q)
 	}
-	return out, nil
+	b.order = order
+	if dup {
+		out := quads[:0]
+		for _, q := range quads {
+			if q.p.kind != kindNone {
+				out = append(out, q)
+			}
+		}
+		clear(quads[len(out):])
+		b.quads = out
+	}
+	return b, nil
 }

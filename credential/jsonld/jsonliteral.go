@@ -82,6 +82,38 @@ func writeJCS(sb *strings.Builder, v any, depth int) bool {
 	return true
 }
 
+// validJCS reports whether writeJCS would write v (at depth), without
+// writing it: the check-only walk of the fast path uses it.
+func validJCS(v any, depth int) bool {
+	if depth > 64 {
+		return false
+	}
+	switch t := v.(type) {
+	case nil, bool, string:
+		return true
+	case float64:
+		return t == math.Trunc(t) && math.Abs(t) < 1<<53
+	case json.Number:
+		i, err := t.Int64()
+		return err == nil && !strings.ContainsAny(string(t), ".eE") && i < 1<<53 && i > -(1<<53)
+	case []any:
+		for _, e := range t {
+			if !validJCS(e, depth+1) {
+				return false
+			}
+		}
+		return true
+	case map[string]any:
+		for _, e := range t {
+			if !validJCS(e, depth+1) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
 // writeJCSString writes s as JSON.stringify does: the two-character escapes
 // for quote, backslash and \b \f \n \r \t, \u00xx for other control
 // characters, everything else as it is.

@@ -61,3 +61,28 @@ func TestFastPathJSONLiterals(t *testing.T) {
 		}
 	}
 }
+
+// validJCS, which the check-only walk uses, accepts exactly the values
+// canonicalJSONLiteral writes.
+func TestValidJCSMatchesWriter(t *testing.T) {
+	deep := map[string]any{}
+	cur := deep
+	for range 70 {
+		next := map[string]any{}
+		cur["n"] = next
+		cur = next
+	}
+	values := []any{
+		nil, true, "s", float64(3), float64(-1.5), float64(1 << 53), float64(-(1 << 53)), float64(1<<53 - 1),
+		json.Number("12"), json.Number("1.0"), json.Number("1e2"), json.Number("9007199254740993"), json.Number("x"),
+		[]any{float64(1), "a", []any{nil}}, []any{float64(0.5)}, map[string]any{"a": json.Number("2.5")},
+		int(3), []string{"a"}, deep,
+	}
+	for i, v := range values {
+		obj := map[string]any{"v": v}
+		_, want := canonicalJSONLiteral(obj)
+		if got := validJCS(obj, 0); got != want {
+			t.Errorf("value %d (%#v): validJCS %v, canonicalJSONLiteral %v", i, v, got, want)
+		}
+	}
+}

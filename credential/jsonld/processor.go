@@ -3,6 +3,7 @@ package jsonld
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,8 @@ import (
 	"sync"
 
 	"github.com/piprate/json-gold/ld"
+
+	"github.com/agentid/agentid/internal/jsonvalue"
 )
 
 // Errors of expansion and canonicalization. Each failure wraps exactly one
@@ -238,14 +241,16 @@ func (p *Processor) Expand(ctx context.Context, doc map[string]any) ([]any, erro
 // when Expand fails, with the same error. Documents the fast path covers
 // (see fastrdf.go) are checked by its single walk, which declines every
 // undefined term, relative or invalid IRI and context it cannot process
-// exactly; the others, and every document it declines, go through Expand.
-// doc is not modified.
+// exactly; the others, and every document it declines, go through Expand,
+// on a deep copy. doc is not modified, so callers need not copy it.
 func (p *Processor) Check(ctx context.Context, doc map[string]any) error {
 	err := p.checkFast(ctx, doc)
 	if !errors.Is(err, errFallback) {
 		return err
 	}
-	_, err = p.expand(ctx, doc)
+	// json-gold only reads what it expands, as far as the tests see; the
+	// copy makes "not modified" hold by construction on this slow path.
+	_, err = p.expand(ctx, jsonvalue.CloneObject(doc))
 	return err
 }
 
@@ -260,20 +265,16 @@ func (p *Processor) checkFast(ctx context.Context, doc map[string]any) (err erro
 	if err != nil {
 		return err
 	}
-	key, cacheable := contextKey(doc["@context"])
+	active, cacheable := p.lookupContext(doc["@context"])
 	if !cacheable {
 		return errFallback
 	}
-	p.mu.RLock()
-	active, ok := p.parsed[key]
-	p.mu.RUnlock()
-	if !ok {
+	if active == nil {
 		if active, err = p.activeContext(doc["@context"]); err != nil {
 			return errFallback
 		}
 	}
-	_, err = fastQuads(active, doc)
-	return err
+	return fastCheck(active, doc)
 }
 
 // ToRDF expands doc (as Expand does) and returns its RDF dataset as
@@ -312,29 +313,67 @@ func (p *Processor) Canonicalize(ctx context.Context, doc map[string]any) (strin
 // the fast path (see fastrdf.go), or errFallback. Errors other than
 // errFallback are the ones the json-gold path would report first: context
 // cancellation and the document limits.
-func (p *Processor) canonicalizeFast(ctx context.Context, doc map[string]any, h hash.Hash) (_ string, err error) {
+func (p *Processor) canonicalizeFast(ctx context.Context, doc map[string]any, h hash.Hash) (string, error) {
+	return p.canonicalizeFastTo(ctx, doc, h, nil)
+}
+
+// canonicalizeFastTo is canonicalizeFast, writing the canonical N-Quads to
+// out (and returning "") when out is set.
+func (p *Processor) canonicalizeFastTo(ctx context.Context, doc map[string]any, h, out hash.Hash) (_ string, err error) {
 	defer declinePanic(&err)
 	doc, err = p.prepare(ctx, doc)
 	if err != nil {
 		return "", err
 	}
-	key, cacheable := contextKey(doc["@context"])
+	active, cacheable := p.lookupContext(doc["@context"])
 	if !cacheable {
 		return "", errFallback
 	}
-	p.mu.RLock()
-	active, ok := p.parsed[key]
-	p.mu.RUnlock()
-	if !ok {
+	if active == nil {
 		if active, err = p.activeContext(doc["@context"]); err != nil {
 			return "", errFallback
 		}
 	}
-	quads, err := fastQuads(active, doc)
+	b, err := fastQuads(active, doc)
 	if err != nil {
 		return "", err
 	}
-	return canonicalFromQuads(quads, h, p.limits.MaxBlankNodes)
+	defer b.release()
+	return canonicalFromQuads(b.quads, b.next, h, p.limits.MaxBlankNodes, out)
+}
+
+// CanonicalDigest returns the digest, by a hash from newHash, of doc's
+// canonical N-Quads: what a Data Integrity proof signs. RDFC-1.0 uses
+// SHA-384 when sha384 is set (CanonicalizeSHA384), else SHA-256
+// (Canonicalize). It fails exactly when that canonicalization fails, with
+// the same error, and the digest is that of its output; on the fast path
+// the N-Quads go to the hash without being gathered into a string.
+func (p *Processor) CanonicalDigest(ctx context.Context, doc map[string]any, sha384 bool, newHash func() hash.Hash) ([]byte, error) {
+	rdfc := sha256.New
+	if sha384 {
+		rdfc = sha512.New384
+	}
+	out := newHash()
+	_, err := p.canonicalizeFastTo(ctx, doc, rdfc(), out)
+	if err == nil {
+		return out.Sum(nil), nil
+	}
+	if !errors.Is(err, errFallback) {
+		return nil, err
+	}
+	// A failed fast path may have written part of the N-Quads.
+	out.Reset()
+	var s string
+	if sha384 {
+		s, err = p.CanonicalizeSHA384(ctx, doc)
+	} else {
+		s, err = p.Canonicalize(ctx, doc)
+	}
+	if err != nil {
+		return nil, err
+	}
+	out.Write([]byte(s))
+	return out.Sum(nil), nil
 }
 
 // canonicalizeJSONGold is Canonicalize on json-gold: expansion, RDF
@@ -486,6 +525,43 @@ func (p *Processor) activeContext(local any) (*activeCtx, error) {
 		p.mu.Unlock()
 	}
 	return c, nil
+}
+
+// lookupContext returns the cached active context for a top-level
+// @context value (nil when not cached yet), and whether such a value can be
+// cached at all (a URL or a list of URLs). It builds the key in a stack
+// buffer, so a lookup does not allocate.
+func (p *Processor) lookupContext(local any) (*activeCtx, bool) {
+	var buf [512]byte
+	key, cacheable := appendContextKey(buf[:0], local)
+	if !cacheable {
+		return nil, false
+	}
+	p.mu.RLock()
+	c := p.parsed[string(key)]
+	p.mu.RUnlock()
+	return c, true
+}
+
+// appendContextKey appends contextKey(local) to buf.
+func appendContextKey(buf []byte, local any) ([]byte, bool) {
+	switch v := local.(type) {
+	case string:
+		return append(buf, v...), true
+	case []any:
+		for i, e := range v {
+			s, ok := e.(string)
+			if !ok {
+				return nil, false
+			}
+			if i > 0 {
+				buf = append(buf, '\n')
+			}
+			buf = append(buf, s...)
+		}
+		return buf, true
+	}
+	return nil, false
 }
 
 // contextKey returns a cache key for a @context made only of URLs.

@@ -1,11 +1,12 @@
 package jsonld
 
 import (
-	"encoding/hex"
+	"bytes"
 	"hash"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // # RDFC-1.0 without the N-degree step
@@ -27,85 +28,205 @@ import (
 // when it gathers a node's quads; a quad naming the same blank node twice
 // therefore falls back rather than depend on that detail.
 
-// canonicalFromQuads returns the canonical N-Quads of quads with hash h
-// (reset before each use), or errFallback when blank nodes share a
-// first-degree hash or exceed maxBlank (when positive).
-func canonicalFromQuads(quads []rdfQuad, h hash.Hash, maxBlank int) (string, error) {
-	// Blank node → indexes of the quads that mention it.
-	mentions := map[string][]int{}
-	for i, q := range quads {
-		var seen [3]string
-		n := 0
+// canonicalFromQuads returns the canonical N-Quads of quads, whose blank
+// nodes are numbered below nBlank, with hash h (reset before each use), or
+// errFallback when blank nodes share a first-degree hash or exceed
+// maxBlank (when positive).
+//
+// It writes every N-Quads line into one reused buffer and sorts spans of
+// it, so a canonicalization allocates little more than its result.
+//
+// With out set it writes the canonical N-Quads to out instead and returns
+// "": hashing them needs no copy of them as a string.
+func canonicalFromQuads(quads []rdfQuad, nBlank int, h hash.Hash, maxBlank int, out hash.Hash) (string, error) {
+	sc := scratches.Get().(*rdfcScratch)
+	defer sc.release()
+
+	// The quads that mention each blank node, as a compressed index:
+	// mentions[start[n]:start[n+1]] for blank node n.
+	start := growInt32(&sc.start, nBlank+1)
+	clear(start)
+	for i := range quads {
+		q := &quads[i]
+		var seen [3]int32
+		k := 0
 		for _, t := range [3]*rdfTerm{&q.s, &q.o, &q.g} {
 			if t.kind != kindBlank {
 				continue
 			}
-			for _, s := range seen[:n] {
-				if s == t.value {
+			for _, n := range seen[:k] {
+				if n == t.blank {
 					return "", errFallback // a quad naming one blank node twice
 				}
 			}
-			seen[n] = t.value
-			n++
-			mentions[t.value] = append(mentions[t.value], i)
+			seen[k] = t.blank
+			k++
+			start[t.blank+1]++
 		}
 	}
-	if maxBlank > 0 && len(mentions) > maxBlank {
+	mentioned := 0
+	for n := range nBlank {
+		if start[n+1] > 0 {
+			mentioned++
+		}
+		start[n+1] += start[n]
+	}
+	if maxBlank > 0 && mentioned > maxBlank {
 		return "", errFallback
 	}
-	type labelled struct {
-		hash  string
-		label string
+	mentions := growInt32(&sc.mentions, int(start[nBlank]))
+	fill := growInt32(&sc.fill, nBlank)
+	copy(fill, start[:nBlank])
+	for i := range quads {
+		q := &quads[i]
+		for _, t := range [3]*rdfTerm{&q.s, &q.o, &q.g} {
+			if t.kind == kindBlank {
+				mentions[fill[t.blank]] = int32(i)
+				fill[t.blank]++
+			}
+		}
 	}
-	hashes := make([]labelled, 0, len(mentions))
-	var lines []string
-	var buf []byte
-	for label, idx := range mentions {
-		lines = lines[:0]
+
+	// First-degree hashes: the sorted lines of each node's quads, the
+	// node written _:a and every other blank node _:z.
+	size := h.Size()
+	sums := growBytes(&sc.sums, mentioned*size)
+	nodes := sc.nodes[:0]
+	for n := range int32(nBlank) {
+		idx := mentions[start[n]:start[n+1]]
+		if len(idx) == 0 {
+			continue
+		}
+		label := func(b int32) string {
+			if b == n {
+				return "a"
+			}
+			return "z"
+		}
+		sc.buf, sc.spans = sc.buf[:0], sc.spans[:0]
 		for _, i := range idx {
-			buf = appendNQuad(buf[:0], &quads[i], func(b string) string {
-				if b == label {
-					return "a"
-				}
-				return "z"
-			})
-			lines = append(lines, string(buf))
+			from := len(sc.buf)
+			sc.buf = appendNQuad(sc.buf, &quads[i], label)
+			sc.spans = append(sc.spans, span{from, len(sc.buf)})
 		}
-		slices.Sort(lines)
+		sc.sortSpans()
 		h.Reset()
-		for _, l := range lines {
-			h.Write([]byte(l))
+		for _, sp := range sc.spans {
+			h.Write(sc.buf[sp.from:sp.to])
 		}
-		hashes = append(hashes, labelled{hex.EncodeToString(h.Sum(nil)), label})
+		k := len(nodes)
+		h.Sum(sums[k*size : k*size])
+		nodes = append(nodes, n)
 	}
-	slices.SortFunc(hashes, func(a, b labelled) int { return strings.Compare(a.hash, b.hash) })
-	canonical := make(map[string]string, len(hashes))
-	for i, l := range hashes {
-		if i > 0 && hashes[i-1].hash == l.hash {
+	sc.nodes = nodes
+	sum := func(k int) []byte { return sums[k*size : (k+1)*size] }
+	// Order the nodes by hash (hex strings order as their bytes do).
+	order := growInt32(&sc.order, len(nodes))
+	for k := range order {
+		order[k] = int32(k)
+	}
+	slices.SortFunc(order, func(a, b int32) int { return bytes.Compare(sum(int(a)), sum(int(b))) })
+	canonical := growInt32(&sc.canonical, nBlank)
+	for rank, k := range order {
+		if rank > 0 && bytes.Equal(sum(int(order[rank-1])), sum(int(k))) {
 			return "", errFallback
 		}
-		canonical[l.label] = "c14n" + strconv.Itoa(i)
+		canonical[nodes[k]] = int32(rank)
 	}
-	relabel := func(b string) string { return canonical[b] }
-	out := make([]string, len(quads))
-	size := 0
+
+	// The canonical lines, sorted.
+	relabel := func(b int32) string { return canonicalLabel(canonical[b]) }
+	sc.buf, sc.spans = sc.buf[:0], sc.spans[:0]
 	for i := range quads {
-		buf = appendNQuad(buf[:0], &quads[i], relabel)
-		out[i] = string(buf)
-		size += len(buf)
+		from := len(sc.buf)
+		sc.buf = appendNQuad(sc.buf, &quads[i], relabel)
+		sc.spans = append(sc.spans, span{from, len(sc.buf)})
 	}
-	slices.Sort(out)
+	sc.sortSpans()
+	if out != nil {
+		for _, sp := range sc.spans {
+			out.Write(sc.buf[sp.from:sp.to])
+		}
+		return "", nil
+	}
 	var sb strings.Builder
-	sb.Grow(size)
-	for _, l := range out {
-		sb.WriteString(l)
+	sb.Grow(len(sc.buf))
+	for _, sp := range sc.spans {
+		sb.Write(sc.buf[sp.from:sp.to])
 	}
 	return sb.String(), nil
 }
 
-// appendNQuad appends q as an N-Quads line, with blank node labels mapped
-// through label (which returns the label without "_:").
-func appendNQuad(buf []byte, q *rdfQuad, label func(string) string) []byte {
+// span is one line in rdfcScratch.buf.
+type span struct{ from, to int }
+
+// rdfcScratch holds canonicalFromQuads' working memory, reused.
+type rdfcScratch struct {
+	buf                                     []byte
+	spans                                   []span
+	sums                                    []byte
+	start, mentions, fill, order, canonical []int32
+	nodes                                   []int32
+}
+
+var scratches = sync.Pool{New: func() any { return new(rdfcScratch) }}
+
+// maxPooledScratch and maxPooledBlanks bound the buffer and the blank node
+// tables a recycled scratch keeps.
+const (
+	maxPooledScratch = 1 << 20
+	maxPooledBlanks  = 4096
+)
+
+func (sc *rdfcScratch) release() {
+	if cap(sc.buf) > maxPooledScratch || cap(sc.start) > maxPooledBlanks || cap(sc.mentions) > maxPooledBlanks*4 {
+		return
+	}
+	scratches.Put(sc)
+}
+
+// sortSpans sorts the lines of sc.spans by their bytes.
+func (sc *rdfcScratch) sortSpans() {
+	buf := sc.buf
+	slices.SortFunc(sc.spans, func(a, b span) int { return bytes.Compare(buf[a.from:a.to], buf[b.from:b.to]) })
+}
+
+// growInt32 returns (*s)[:n], reallocating when too small.
+func growInt32(s *[]int32, n int) []int32 {
+	if cap(*s) < n {
+		*s = make([]int32, n)
+	}
+	return (*s)[:n]
+}
+
+// growBytes returns (*s)[:n], reallocating when too small.
+func growBytes(s *[]byte, n int) []byte {
+	if cap(*s) < n {
+		*s = make([]byte, n)
+	}
+	return (*s)[:n]
+}
+
+// canonicalLabels are the first canonical labels, made once.
+var canonicalLabels = func() [64]string {
+	var l [64]string
+	for i := range l {
+		l[i] = "c14n" + strconv.Itoa(i)
+	}
+	return l
+}()
+
+// canonicalLabel is the label RDFC-1.0 gives the node of rank n.
+func canonicalLabel(n int32) string {
+	if int(n) < len(canonicalLabels) {
+		return canonicalLabels[n]
+	}
+	return "c14n" + strconv.Itoa(int(n))
+}
+
+// appendNQuad appends q as an N-Quads line, with blank node labels
+// given by label (without "_:").
+func appendNQuad(buf []byte, q *rdfQuad, label func(int32) string) []byte {
 	buf = appendTerm(buf, &q.s, label)
 	buf = append(buf, ' ')
 	buf = appendTerm(buf, &q.p, label)
@@ -118,7 +239,7 @@ func appendNQuad(buf []byte, q *rdfQuad, label func(string) string) []byte {
 	return append(buf, " .\n"...)
 }
 
-func appendTerm(buf []byte, t *rdfTerm, label func(string) string) []byte {
+func appendTerm(buf []byte, t *rdfTerm, label func(int32) string) []byte {
 	switch t.kind {
 	case kindIRI:
 		buf = append(buf, '<')
@@ -126,7 +247,7 @@ func appendTerm(buf []byte, t *rdfTerm, label func(string) string) []byte {
 		return append(buf, '>')
 	case kindBlank:
 		buf = append(buf, "_:"...)
-		return append(buf, label(t.value)...)
+		return append(buf, label(t.blank)...)
 	}
 	buf = append(buf, '"')
 	buf = appendEscaped(buf, t.value)
@@ -141,9 +262,17 @@ func appendTerm(buf []byte, t *rdfTerm, label func(string) string) []byte {
 
 const xsdString = "http://www.w3.org/2001/XMLSchema#string"
 
+// nquadEscaped marks the bytes appendEscaped escapes.
+var nquadEscaped = [256]bool{'\\': true, '"': true, '\n': true, '\r': true, '\t': true}
+
 // appendEscaped escapes as json-gold's N-Quads writer does.
 func appendEscaped(buf []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
+	clean := 0
+	for clean < len(s) && !nquadEscaped[s[clean]] {
+		clean++
+	}
+	buf = append(buf, s[:clean]...) // nearly every IRI and literal: all of it
+	for i := clean; i < len(s); i++ {
 		switch c := s[i]; c {
 		case '\\':
 			buf = append(buf, '\\', '\\')
