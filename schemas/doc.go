@@ -32,4 +32,15 @@
 // never fetched: it is an error (ErrUnknownSchema). Schemas are compiled
 // once, on first use, and the compiled form is shared safely between
 // goroutines.
+//
+// Each schema is compiled twice: by the JSON Schema library, and into a
+// boolean-only form (fast.go) that decides validity without allocating,
+// with hand-written matchers of the schemas' patterns (patterns.go). A
+// document the fast form accepts is valid; any other goes to the library,
+// which gives the verdict and the errors. The fast form knows only the
+// keywords our schemas use and only the values encoding/json decodes to,
+// and is compared with the library by tests and fuzz targets, so it never
+// accepts what the library rejects. A valid credential costs a few
+// microseconds and no allocation instead of about a hundred microseconds
+// and four hundred allocations.
 package schemas

@@ -44,6 +44,18 @@ var (
 //go:embed agent-identity/v1.json agent-delegation/v1.json
 var files embed.FS
 
+// embedded reports whether id is the $id of an embedded schema (not its
+// Path: a credential names a schema by its URL), without copying the schema
+// text as Schema does.
+func embedded(id string) bool {
+	for _, in := range List() {
+		if id == in.ID {
+			return true
+		}
+	}
+	return false
+}
+
 // Info describes one embedded schema.
 type Info struct {
 	// ID is the schema's $id, the URL credentials name in credentialSchema.
@@ -132,15 +144,25 @@ func (refuseLoader) Load(url string) (any, error) {
 	return nil, fmt.Errorf("%w: %s", ErrUnknownSchema, url)
 }
 
-func compileAll() (map[string]*jsonschema.Schema, error) {
+// compiledSchema is one embedded schema compiled by the library (full) and,
+// unless it uses something the fast check does not know, into the fast
+// check's form (fast; see fast.go).
+type compiledSchema struct {
+	full *jsonschema.Schema
+	fast *fnode
+}
+
+func compileAll() (map[string]compiledSchema, error) {
 	c := jsonschema.NewCompiler()
 	c.DefaultDraft(jsonschema.Draft2020)
 	c.UseLoader(refuseLoader{})
+	texts := map[string][]byte{}
 	for _, in := range List() {
 		b, err := files.ReadFile(in.Path)
 		if err != nil {
 			return nil, err
 		}
+		texts[in.ID] = b
 		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
 		if err != nil {
 			return nil, fmt.Errorf("schemas: %s: %w", in.Path, err)
@@ -149,13 +171,17 @@ func compileAll() (map[string]*jsonschema.Schema, error) {
 			return nil, fmt.Errorf("schemas: %s: %w", in.Path, err)
 		}
 	}
-	out := map[string]*jsonschema.Schema{}
+	out := map[string]compiledSchema{}
 	for _, in := range List() {
 		s, err := c.Compile(in.ID)
 		if err != nil {
 			return nil, fmt.Errorf("schemas: compile %s: %w", in.ID, err)
 		}
-		out[in.ID] = s
+		// A schema the fast check cannot compile is still validated, by
+		// the library alone: slower, not weaker (TestFastFormsExist
+		// notices).
+		fast, _ := fastCompile(texts[in.ID])
+		out[in.ID] = compiledSchema{full: s, fast: fast}
 	}
 	return out, nil
 }
@@ -180,7 +206,13 @@ func Validate(schemaID string, doc any) error {
 		return &ValidationError{SchemaID: schemaID, Err: ErrInvalid,
 			Errors: []FieldError{{Pointer: "", Reason: "not JSON: " + err.Error()}}}
 	}
-	err = sch.Validate(v)
+	// The fast check only ever answers "valid" when the library would;
+	// anything else (an invalid document, or one it is unsure of) goes to
+	// the library, for the verdict and the errors.
+	if sch.fast != nil && fastValid(sch.fast, v) {
+		return nil
+	}
+	err = sch.full.Validate(v)
 	if err == nil {
 		return nil
 	}
@@ -301,7 +333,7 @@ func ForCredential(c map[string]any) error {
 				fmt.Sprintf("credentialSchema type %q is not supported; use JsonSchema with an agentid schema", typ)}}})
 			continue
 		}
-		if _, ok := Schema(id); !ok || !strings.HasPrefix(id, schemaBase) {
+		if !embedded(id) {
 			note(&ValidationError{SchemaID: id, Err: ErrUnknownSchema, Errors: []FieldError{{at(i) + "/id",
 				fmt.Sprintf("schema %q is not one of the embedded agentid schemas, and schemas are never fetched", id)}}})
 			continue
