@@ -290,7 +290,7 @@ func (vm *VerificationMethod) PublicKey() (crypto.PublicKey, error) {
 	)
 	switch {
 	case vm.PublicKeyMultibase != "":
-		typ, pub, err = keys.DecodeMultikey(vm.PublicKeyMultibase)
+		typ, pub, err = decodeMultikey(vm.PublicKeyMultibase)
 	case vm.PublicKeyJWK != nil:
 		if vm.PublicKeyJWK.D != "" {
 			return nil, fmt.Errorf("%s: %w: publicKeyJwk holds a private key", vm.ID, keys.ErrInvalidPublicKey)

@@ -147,7 +147,7 @@ func parseDIDKey(did string) (keys.KeyType, crypto.PublicKey, string, error) {
 	if mb == "" || mb[0] != 'z' {
 		return "", nil, "", newError(CodeInvalidDID, did, errors.New(`did:key identifier must be base58btc multibase (prefix "z")`))
 	}
-	typ, pub, err := keys.DecodeMultikey(mb)
+	typ, pub, err := decodeMultikey(mb)
 	if err != nil {
 		return "", nil, "", newError(keyErrorCode(err), did, err)
 	}
@@ -228,7 +228,8 @@ func keyDocument(did, mb string, typ keys.KeyType, pub crypto.PublicKey, opts Re
 			doc.KeyAgreement = ref(vm.ID)
 		}
 	}
-	doc.Context = Context{ContextDIDv1}
+	// Room for the DID context and one per method type, allocated once.
+	doc.Context = append(make(Context, 0, 1+len(doc.VerificationMethod)), ContextDIDv1)
 	seen := map[string]bool{}
 	for _, m := range doc.VerificationMethod {
 		if c := typeContexts[m.Type]; c != "" && !seen[c] {

@@ -10,7 +10,6 @@ import (
 	"github.com/agentid/agentid/credential"
 	"github.com/agentid/agentid/credential/legacy"
 	"github.com/agentid/agentid/credential/sdjwt"
-	"github.com/agentid/agentid/didmethods"
 )
 
 // verifySDJWTOrJWT verifies a compact credential: an SD-JWT VC when it has
@@ -89,8 +88,10 @@ func (v *Verifier) verifySDJWT(ctx context.Context, r *recorder, compact string,
 	if v.skew == 0 {
 		vopts.ClockSkew = -1 // sdjwt reads 0 as its default
 	}
-	issued := &sdjwt.Compact{IssuerJWT: parsed.IssuerJWT, Disclosures: parsed.Disclosures}
-	res, err := sdjwt.Verify(ctx, issued.String(), vopts)
+	// The SD-JWT without its KB-JWT: compact up to and including its last
+	// "~" (what Compact.String gives for the parts without the KB-JWT).
+	issued := compact[:len(compact)-len(parsed.KeyBindingJWT)]
+	res, err := sdjwt.Verify(ctx, issued, vopts)
 	if res != nil {
 		fillSDJWTFacts(facts, res)
 	}
@@ -218,10 +219,8 @@ func fillSDJWTFacts(f *CredentialFacts, res *sdjwt.Result) {
 		t := res.Expiry
 		f.ValidUntil = &t
 	}
-	if res.HolderKey != nil {
-		if did, err := didmethods.CreateKey(res.HolderKey); err == nil {
-			f.Holder = did
-		}
+	if did, err := res.HolderDID(); err == nil {
+		f.Holder = did
 	}
 	f.Claims = res.Claims
 	f.Disclosed = res.Disclosed

@@ -74,29 +74,54 @@ func (c *Compact) SDHashInput() string {
 	return b.String()
 }
 
+// sdHashInput is c.SDHashInput() for a c that ParseCompact split from s:
+// s without its KB-JWT, a substring rather than a new string.
+func sdHashInput(s string, c *Compact) string {
+	return s[:len(s)-len(c.KeyBindingJWT)]
+}
+
 // checkJWTSyntax checks that s has three dot-separated base64url segments,
 // none of them empty.
 func checkJWTSyntax(s string) error {
-	if strings.Count(s, ".") != 2 {
-		return fmt.Errorf("%w: JWT does not have three segments", ErrMalformed)
-	}
-	for i, seg := range strings.Split(s, ".") {
-		if seg == "" {
-			return fmt.Errorf("%w: JWT segment %d is empty", ErrMalformed, i+1)
-		}
-		if !isBase64URL(seg) {
-			return fmt.Errorf("%w: JWT segment %d is not base64url", ErrMalformed, i+1)
-		}
-	}
-	return nil
+	_, err := splitJWT(s)
+	return err
 }
 
-func isBase64URL(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return false
+// splitJWT checks s as checkJWTSyntax does and returns its three segments.
+func splitJWT(s string) (segs [3]string, err error) {
+	if strings.Count(s, ".") != 2 {
+		return segs, fmt.Errorf("%w: JWT does not have three segments", ErrMalformed)
+	}
+	i := strings.IndexByte(s, '.')
+	j := i + 1 + strings.IndexByte(s[i+1:], '.')
+	segs = [3]string{s[:i], s[i+1 : j], s[j+1:]}
+	for n, seg := range segs {
+		if seg == "" {
+			return segs, fmt.Errorf("%w: JWT segment %d is empty", ErrMalformed, n+1)
+		}
+		if !isBase64URL(seg) {
+			return segs, fmt.Errorf("%w: JWT segment %d is not base64url", ErrMalformed, n+1)
 		}
 	}
-	return true
+	return segs, nil
+}
+
+// notBase64URL is 1 for the bytes outside the base64url alphabet. OR-ing
+// table entries, with no branch per byte, matters here: every SD-JWT is
+// scanned whole on each parse.
+var notBase64URL = func() (t [256]byte) {
+	for c := range 256 {
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			t[c] = 1
+		}
+	}
+	return t
+}()
+
+func isBase64URL(s string) bool {
+	var bad byte
+	for i := 0; i < len(s); i++ {
+		bad |= notBase64URL[s[i]]
+	}
+	return bad == 0
 }

@@ -26,6 +26,9 @@ func FuzzParseCompact(f *testing.F) {
 		if !strings.HasSuffix(c.SDHashInput(), "~") {
 			t.Fatal("sd_hash input must end in ~")
 		}
+		if got := sdHashInput(s, c); got != c.SDHashInput() {
+			t.Fatalf("sdHashInput %q != SDHashInput %q", got, c.SDHashInput())
+		}
 		// Whatever parses must go through the holder's and verifier's
 		// processing without panicking.
 		_, _, _, _ = parseForHolder(s, Limits{MaxSize: 1 << 16, MaxDisclosures: 64, MaxDepth: 16})

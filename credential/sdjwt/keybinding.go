@@ -1,6 +1,10 @@
 package sdjwt
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
 
 // ErrNotVerified means VerifyKeyBinding was given a Result that is not the
 // outcome of Verify on the same SD-JWT.
@@ -21,11 +25,11 @@ var ErrNotVerified = errors.New("sdjwt: the SD-JWT was not verified")
 // KB-JWT.
 func VerifyKeyBinding(presentation string, r *Result, opts VerifyOptions) (*KeyBindingResult, error) {
 	lim := opts.Limits.withDefaults()
-	c, err := ParseCompact(presentation, lim)
+	c, sdInput, err := keyBindingPart(presentation, r, lim)
 	if err != nil {
 		return nil, err
 	}
-	if r == nil || r.verified == "" || r.verified != c.SDHashInput() {
+	if r == nil || r.verified == "" || r.verified != sdInput {
 		return nil, ErrNotVerified
 	}
 	if c.KeyBindingJWT == "" {
@@ -36,10 +40,39 @@ func VerifyKeyBinding(presentation string, r *Result, opts VerifyOptions) (*KeyB
 	if maxAge <= 0 {
 		maxAge = DefaultKeyBindingMaxAge
 	}
-	kb, err := verifyKeyBinding(c, r, opts, lim, now, skew, maxAge)
+	kb, err := verifyKeyBinding(c, sdInput, r, opts, lim, now, skew, maxAge)
 	if err != nil {
 		return nil, err // as Verify reports it
 	}
 	r.KeyBinding = kb
 	return kb, nil
+}
+
+// keyBindingPart parses presentation as ParseCompact does and returns it
+// with its SD-JWT part (Compact.SDHashInput). When the presentation is r's
+// verified SD-JWT followed by a KB-JWT and lim are the limits Verify parsed
+// it under, that part was checked then: only the size of the whole and the
+// KB-JWT's syntax are left to check, which are the only checks of
+// ParseCompact that could fail, in its order. The Compact then holds only
+// the KB-JWT, all that verifyKeyBinding reads.
+func keyBindingPart(presentation string, r *Result, lim Limits) (*Compact, string, error) {
+	if r != nil && r.verified != "" && r.verifiedLim == lim && strings.HasPrefix(presentation, r.verified) {
+		kb := presentation[len(r.verified):]
+		if !strings.Contains(kb, "~") {
+			if len(presentation) > lim.MaxSize {
+				return nil, "", fmt.Errorf("%w: SD-JWT of %d bytes, limit %d", ErrTooLarge, len(presentation), lim.MaxSize)
+			}
+			if kb != "" {
+				if err := checkJWTSyntax(kb); err != nil {
+					return nil, "", fmt.Errorf("key binding JWT: %w", err)
+				}
+			}
+			return &Compact{KeyBindingJWT: kb}, r.verified, nil
+		}
+	}
+	c, err := ParseCompact(presentation, lim)
+	if err != nil {
+		return nil, "", err
+	}
+	return c, sdHashInput(presentation, c), nil
 }

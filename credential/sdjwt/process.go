@@ -38,6 +38,7 @@ func reconstruct(payload map[string]any, encoded []string, lim Limits, vc bool) 
 		maxDepth: lim.MaxDepth,
 		vc:       vc,
 	}
+	digests := make([]string, len(encoded))
 	for i, e := range encoded {
 		d, err := decodeDisclosure(e, lim)
 		if err != nil {
@@ -48,18 +49,29 @@ func reconstruct(payload map[string]any, encoded []string, lim Limits, vc bool) 
 			return nil, nil, fmt.Errorf("%w: disclosure %d is presented twice", ErrDuplicateDigest, i+1)
 		}
 		p.byDigest[dg] = d
+		digests[i] = dg
 	}
 	out, err := p.object(payload, "", 1)
 	if err != nil {
 		return nil, nil, err
 	}
 	delete(out, "_sd_alg")
-	for i, e := range encoded {
-		if !p.used[Digest(e)] {
+	for i, dg := range digests {
+		if !p.used[dg] {
 			return nil, nil, fmt.Errorf("%w: disclosure %d", ErrUnreferencedDisclosure, i+1)
 		}
 	}
 	return out, p.out, nil
+}
+
+// isContainer reports whether v is a JSON object or array, the values
+// processor.value descends into; anything else it returns as it is.
+func isContainer(v any) bool {
+	switch v.(type) {
+	case map[string]any, []any:
+		return true
+	}
+	return false
 }
 
 func (p *processor) value(v any, path string, depth int) (any, error) {
@@ -92,6 +104,10 @@ func (p *processor) object(obj map[string]any, path string, depth int) (map[stri
 	out := make(map[string]any, len(obj))
 	for k, v := range obj {
 		if k == "_sd" {
+			continue
+		}
+		if !isContainer(v) { // a scalar needs no path
+			out[k] = v
 			continue
 		}
 		nv, err := p.value(v, childPath(path, k), depth)
@@ -146,9 +162,13 @@ func (p *processor) array(arr []any, path string, depth int) ([]any, error) {
 	}
 	out := make([]any, 0, len(arr))
 	for i, e := range arr {
-		ep := indexPath(path, i)
+		if !isContainer(e) { // a scalar needs no path
+			out = append(out, e)
+			continue
+		}
 		m, isObj := e.(map[string]any)
 		ref, isRef := m["..."]
+		ep := indexPath(path, i)
 		if !isObj || !isRef {
 			nv, err := p.value(e, ep, depth)
 			if err != nil {

@@ -74,9 +74,10 @@ type Result struct {
 	HolderKey crypto.PublicKey
 	// holderKeyErr says why cnf.jwk gave no HolderKey; it fails a KB-JWT.
 	holderKeyErr error
-	// verified is the SD-JWT (without KB-JWT) that Verify verified, for
-	// VerifyKeyBinding.
-	verified string
+	// verified is the SD-JWT (without KB-JWT) that Verify verified, and
+	// verifiedLim the limits it was parsed under, for VerifyKeyBinding.
+	verified    string
+	verifiedLim Limits
 	// IssuedAt, NotBefore and Expiry are iat, nbf and exp (zero when
 	// absent).
 	IssuedAt, NotBefore, Expiry time.Time
@@ -185,7 +186,7 @@ func Verify(ctx context.Context, sdjwt string, opts VerifyOptions) (*Result, err
 		return nil, fmt.Errorf("%w: iat %s", ErrIssuedInFuture, r.IssuedAt.UTC().Format(time.RFC3339))
 	}
 
-	r.verified = c.SDHashInput()
+	r.verified, r.verifiedLim = sdHashInput(sdjwt, c), lim
 	if c.KeyBindingJWT == "" {
 		if opts.RequireKeyBinding {
 			return nil, ErrKeyBindingRequired
@@ -196,7 +197,7 @@ func Verify(ctx context.Context, sdjwt string, opts VerifyOptions) (*Result, err
 	if maxAge <= 0 {
 		maxAge = DefaultKeyBindingMaxAge
 	}
-	if r.KeyBinding, err = verifyKeyBinding(c, r, opts, lim, now, skew, maxAge); err != nil {
+	if r.KeyBinding, err = verifyKeyBinding(c, r.verified, r, opts, lim, now, skew, maxAge); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -221,13 +222,16 @@ func (r *Result) readClaims(vc bool) error {
 	if vc && r.Type == "" {
 		return fmt.Errorf("%w: vct", ErrMissingClaim)
 	}
-	for name, dst := range map[string]*time.Time{"iat": &r.IssuedAt, "nbf": &r.NotBefore, "exp": &r.Expiry} {
-		if v, ok := r.Claims[name]; ok {
+	for _, d := range [...]struct {
+		name string
+		dst  *time.Time
+	}{{"iat", &r.IssuedAt}, {"nbf", &r.NotBefore}, {"exp", &r.Expiry}} {
+		if v, ok := r.Claims[d.name]; ok {
 			t, err := numericDate(v)
 			if err != nil {
-				return fmt.Errorf("%w: %s: %w", ErrMissingClaim, name, err)
+				return fmt.Errorf("%w: %s: %w", ErrMissingClaim, d.name, err)
 			}
-			*dst = t
+			*d.dst = t
 		}
 	}
 	if v, ok := r.Claims["status"]; ok {
@@ -247,27 +251,70 @@ func (r *Result) readClaims(vc bool) error {
 	if !ok {
 		return nil
 	}
-	raw, err := json.Marshal(jwkVal)
-	if err != nil {
-		return fmt.Errorf("%w: cnf.jwk: %v", ErrNoHolderKey, err)
-	}
-	// A cnf.jwk this package cannot use (an RSA key, say) only matters
-	// when a KB-JWT must be checked against it.
-	var j keys.JWK
-	if err := json.Unmarshal(raw, &j); err != nil {
-		r.holderKeyErr = fmt.Errorf("%w: cnf.jwk: %v", ErrNoHolderKey, err)
-		return nil
+	j, ok := jwkFromMap(jwkVal)
+	if !ok {
+		raw, err := json.Marshal(jwkVal)
+		if err != nil {
+			return fmt.Errorf("%w: cnf.jwk: %v", ErrNoHolderKey, err)
+		}
+		// A cnf.jwk this package cannot use (an RSA key, say) only
+		// matters when a KB-JWT must be checked against it.
+		if err := json.Unmarshal(raw, &j); err != nil {
+			r.holderKeyErr = fmt.Errorf("%w: cnf.jwk: %v", ErrNoHolderKey, err)
+			return nil
+		}
 	}
 	if j.D != "" {
 		return fmt.Errorf("%w: cnf.jwk holds a private key", ErrNoHolderKey)
 	}
-	pub, err := j.PublicKey()
+	pub, _, err := holderKey(&j)
 	if err != nil {
 		r.holderKeyErr = fmt.Errorf("%w: cnf.jwk: %w", ErrNoHolderKey, err)
 		return nil
 	}
 	r.HolderJWK, r.HolderKey = &j, pub
 	return nil
+}
+
+// jwkFromMap is the keys.JWK that a JSON round trip of v into one gives,
+// when that is plain to see: v is an object whose members all have a name
+// of a keys.JWK field, spelled exactly, and a string value. Anything else
+// (another member, which json.Unmarshal might match case-insensitively, a
+// value of another type) reports false, for the round trip to decide. The
+// strings of a decoded SD-JWT are valid UTF-8, which the round trip keeps
+// as they are.
+func jwkFromMap(v any) (j keys.JWK, ok bool) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return j, false
+	}
+	for name, val := range m {
+		s, ok := val.(string)
+		if !ok {
+			return keys.JWK{}, false
+		}
+		switch name {
+		case "kty":
+			j.Kty = s
+		case "crv":
+			j.Crv = s
+		case "x":
+			j.X = s
+		case "y":
+			j.Y = s
+		case "d":
+			j.D = s
+		case "kid":
+			j.Kid = s
+		case "alg":
+			j.Alg = s
+		case "use":
+			j.Use = s
+		default:
+			return keys.JWK{}, false
+		}
+	}
+	return j, true
 }
 
 // numericDate reads a JWT NumericDate (seconds since the epoch, possibly
@@ -291,8 +338,9 @@ func numericDate(v any) (time.Time, error) {
 	return time.Unix(int64(sec), int64(frac*1e9)), nil
 }
 
-// verifyKeyBinding checks a KB-JWT (RFC 9901 §7.3 step 5).
-func verifyKeyBinding(c *Compact, r *Result, opts VerifyOptions, lim Limits, now time.Time, skew, maxAge time.Duration) (*KeyBindingResult, error) {
+// verifyKeyBinding checks a KB-JWT (RFC 9901 §7.3 step 5). sdInput is
+// c.SDHashInput().
+func verifyKeyBinding(c *Compact, sdInput string, r *Result, opts VerifyOptions, lim Limits, now time.Time, skew, maxAge time.Duration) (*KeyBindingResult, error) {
 	t, err := parseJWT(c.KeyBindingJWT, lim)
 	if err != nil {
 		return nil, fmt.Errorf("key binding JWT: %w", err)
@@ -314,7 +362,7 @@ func verifyKeyBinding(c *Compact, r *Result, opts VerifyOptions, lim Limits, now
 	if kb.SDHash, ok = t.payload["sd_hash"].(string); !ok {
 		return nil, fmt.Errorf("%w: KB-JWT sd_hash", ErrMissingClaim)
 	}
-	if kb.SDHash != Digest(c.SDHashInput()) {
+	if kb.SDHash != Digest(sdInput) {
 		return nil, ErrKBSDHashMismatch
 	}
 	iat, ok := t.payload["iat"]

@@ -1,0 +1,113 @@
+package sdjwt
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"fmt"
+	"sync"
+
+	"github.com/agentid/agentid/didmethods"
+	"github.com/agentid/agentid/keys"
+)
+
+// holderKeyCacheSize bounds the parsed cnf.jwk keys kept (a few hundred
+// bytes each).
+const holderKeyCacheSize = 4096
+
+// holderKeys remembers parsed cnf.jwk public keys and their did:key. An
+// agent presents its credentials again and again, and parsing its key (an
+// on-curve check for an EC key) and encoding its did:key (base58 of the
+// compressed point) cost microseconds each time. Both depend on nothing but
+// the JWK's kty, crv, x and y, which are the cache key, so the cache can
+// only return what parsing would; JWKs that fail to parse are not cached.
+// In Verify only the cnf of an SD-JWT whose issuer signature verified gets
+// here.
+var holderKeys = &holderKeyCache{entries: make(map[jwkCoords]holderKeyEntry)}
+
+// jwkCoords are the members of a public JWK that make its key.
+type jwkCoords struct{ kty, crv, x, y string }
+
+type holderKeyEntry struct {
+	pub crypto.PublicKey
+	did string // empty when the key has no did:key
+}
+
+type holderKeyCache struct {
+	mu      sync.RWMutex
+	entries map[jwkCoords]holderKeyEntry
+}
+
+// holderKey returns j.PublicKey() (j has no private part) and the did:key
+// of that key ("" when it has none), through the cache. The key is the
+// caller's own copy (see ownCopy).
+func holderKey(j *keys.JWK) (crypto.PublicKey, string, error) {
+	k := jwkCoords{j.Kty, j.Crv, j.X, j.Y}
+	holderKeys.mu.RLock()
+	e, ok := holderKeys.entries[k]
+	holderKeys.mu.RUnlock()
+	if ok {
+		return ownCopy(e.pub), e.did, nil
+	}
+	pub, err := j.PublicKey()
+	if err != nil {
+		return nil, "", err
+	}
+	e = holderKeyEntry{pub: ownCopy(pub)}
+	e.did, _ = didmethods.CreateKey(pub)
+	holderKeys.put(k, e)
+	return pub, e.did, nil
+}
+
+// put adds an entry; when the cache is full it first drops an arbitrary
+// one (map iteration order), which keeps it bounded without the locking
+// that recency tracking would add to every hit.
+func (c *holderKeyCache) put(k jwkCoords, e holderKeyEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.entries[k]; ok {
+		return
+	}
+	if len(c.entries) >= holderKeyCacheSize {
+		for old := range c.entries {
+			delete(c.entries, old)
+			break
+		}
+	}
+	c.entries[k] = e
+}
+
+// ownCopy returns a key that a caller may keep as its own: a new
+// ed25519.PublicKey slice, a new *ecdsa.PublicKey struct, so that a caller
+// that changes the slice or the struct's fields changes nothing for the
+// next one. The ECDSA coordinates are shared: crypto/ecdsa never writes
+// them, their doc deprecates changing them and nothing in agentid does.
+// Other key types (*ecdh.PublicKey, *secp256k1.PublicKey) are immutable.
+func ownCopy(pub crypto.PublicKey) crypto.PublicKey {
+	switch k := pub.(type) {
+	case ed25519.PublicKey:
+		return append(ed25519.PublicKey(nil), k...)
+	case *ecdsa.PublicKey:
+		c := *k
+		return &c
+	}
+	return pub
+}
+
+// HolderDID returns the did:key of the key in r.HolderJWK, the cnf.jwk
+// that binds the credential to its holder (so the DID an agent presenting
+// it with a KB-JWT proves control of). It fails with ErrNoHolderKey when
+// there is no usable cnf.jwk, and when the key's type has no did:key.
+func (r *Result) HolderDID() (string, error) {
+	if r.HolderJWK == nil {
+		return "", ErrNoHolderKey
+	}
+	_, did, err := holderKey(r.HolderJWK)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrNoHolderKey, err)
+	}
+	if did == "" {
+		return "", fmt.Errorf("%w: a %s %s key has no did:key", ErrNoHolderKey, r.HolderJWK.Kty, r.HolderJWK.Crv)
+	}
+	return did, nil
+}
