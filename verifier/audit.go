@@ -81,18 +81,46 @@ type Event struct {
 // durable commit, per group instead of per verification. Each Record still
 // returns only once its own event is committed, or with the error that
 // kept it from being committed.
+//
+// A group is committed as soon as the previous commit is done; it does not
+// wait for company unless WithAuditLinger asks it to.
 type AuditLog struct {
-	store *store.Store
-	now   func() time.Time
-	log   *slog.Logger
+	store    *store.Store
+	appender *store.AuditAppender
+	now      func() time.Time
+	log      *slog.Logger
+
+	// linger is the longest a small group waits for more events; 0 never.
+	linger time.Duration
 
 	mu      sync.Mutex
 	queue   []*pendingEvent
 	writing bool // a goroutine is draining queue
+	// lastArrival and gap (a moving average of the time between two
+	// Records) tell the drain how soon more events are expected.
+	lastArrival time.Time
+	gap         time.Duration
+	// lingering is set while the drain waits for a group to fill; Record
+	// then sends on full when the group has lingerGroup events.
+	lingering bool
+	full      chan struct{}
+	// lingerPause counts the groups still to commit without lingering
+	// after a linger in which no event came (a caller that records one
+	// event after another, say).
+	lingerPause int
 }
 
 // maxAuditBatch caps the events of one group commit.
 const maxAuditBatch = 256
+
+// lingerGroup is the group size a lingering group waits for: by then the
+// cost of the commit shared by the group is small next to the cost of each
+// event.
+const lingerGroup = 16
+
+// lingerBackoff is how many groups are committed without lingering after
+// a linger that gained nothing.
+const lingerBackoff = 64
 
 // auditWriteTimeout bounds one group commit. A group is not tied to the
 // context of any one request in it, so that a caller that gives up does not
@@ -128,12 +156,32 @@ func WithAuditLogger(l *slog.Logger) AuditOption {
 	}
 }
 
+// WithAuditLinger sets the longest a group of fewer than 16 events waits
+// for more before it is committed (default 0: it never waits). A commit
+// costs the database about as much for one event as for several, so a wait
+// can trade latency for CPU near saturation; measured on two cores, with
+// open-loop load up to 2,500 verifications/s, it saved no CPU and added
+// latency, which is why it is off by default.
+//
+// A group waits only while events arrive at least twice as often as d, so
+// that the wait is sure to make the group larger, and only as long as it
+// keeps growing: no longer than the events are expected to take to make up
+// 16, and not past a step of twice the usual time between two events in
+// which none came. Each wait adds at most d to the time Record takes, and
+// saves the database a commit for each event it adds to the group.
+func WithAuditLinger(d time.Duration) AuditOption {
+	return func(a *AuditLog) { a.linger = max(d, 0) }
+}
+
 // NewAuditLog returns the audit log kept in st.
 func NewAuditLog(st *store.Store, opts ...AuditOption) (*AuditLog, error) {
 	if st == nil {
 		return nil, errors.New("audit log: a store is required")
 	}
-	a := &AuditLog{store: st, now: time.Now, log: slog.New(slog.DiscardHandler)}
+	a := &AuditLog{
+		store: st, appender: st.NewAuditAppender(), now: time.Now, log: slog.New(slog.DiscardHandler),
+		full: make(chan struct{}, 1),
+	}
 	for _, o := range opts {
 		o(a)
 	}
@@ -170,11 +218,28 @@ func (a *AuditLog) Record(ctx context.Context, ev Event) (*AuditRecord, error) {
 		return nil, fmt.Errorf("record audit event: %w", err)
 	}
 	p := &pendingEvent{rec: rec, done: make(chan struct{})}
+	var arrival time.Time
+	if a.linger > 0 {
+		arrival = time.Now()
+	}
 	a.mu.Lock()
+	if a.linger > 0 {
+		if !a.lastArrival.IsZero() {
+			a.gap += (arrival.Sub(a.lastArrival) - a.gap) / 8
+		}
+		a.lastArrival = arrival
+	}
 	a.queue = append(a.queue, p)
-	if !a.writing {
+	switch {
+	case !a.writing:
 		a.writing = true
 		go a.drain()
+	case a.lingering && len(a.queue) >= lingerGroup:
+		a.lingering = false
+		select {
+		case a.full <- struct{}{}:
+		default:
+		}
 	}
 	a.mu.Unlock()
 	select {
@@ -187,19 +252,62 @@ func (a *AuditLog) Record(ctx context.Context, ev Event) (*AuditRecord, error) {
 	if p.err != nil {
 		return nil, fmt.Errorf("record audit event: %w", p.err)
 	}
-	a.log.DebugContext(ctx, "audit event recorded", "seq", rec.Seq, "organization", rec.OrganizationID,
-		"agent", rec.Agent, "decision", rec.Decision, "request_id", rec.RequestID)
+	if a.log.Enabled(ctx, slog.LevelDebug) { // spares boxing the attributes
+		a.log.DebugContext(ctx, "audit event recorded", "seq", rec.Seq, "organization", rec.OrganizationID,
+			"agent", rec.Agent, "decision", rec.Decision, "request_id", rec.RequestID)
+	}
 	return rec, nil
 }
 
 // drain appends the queued events in groups until the queue is empty.
 func (a *AuditLog) drain() {
+	var timer *time.Timer
 	for {
 		a.mu.Lock()
+		if d := a.lingerFor(len(a.queue)); d > 0 {
+			// Wait in steps of about two gaps, and only while the group
+			// grows: callers that are all queued already send no more.
+			before := len(a.queue)
+			deadline := time.Now().Add(d)
+			for {
+				step := min(time.Until(deadline), 2*a.gap)
+				if step <= 0 {
+					break
+				}
+				queued := len(a.queue)
+				a.lingering = true
+				a.mu.Unlock()
+				if timer == nil {
+					timer = time.NewTimer(step)
+				} else {
+					timer.Reset(step)
+				}
+				select {
+				case <-timer.C:
+				case <-a.full:
+					timer.Stop()
+				}
+				a.mu.Lock()
+				a.lingering = false
+				select { // a signal sent after the timer fired
+				case <-a.full:
+				default:
+				}
+				if len(a.queue) >= lingerGroup || len(a.queue) == queued {
+					break
+				}
+			}
+			if len(a.queue) == before {
+				a.lingerPause = lingerBackoff
+			}
+		}
 		n := min(len(a.queue), maxAuditBatch)
 		if n == 0 {
 			a.writing = false
 			a.mu.Unlock()
+			if timer != nil {
+				timer.Stop()
+			}
 			return
 		}
 		batch := a.queue[:n:n]
@@ -210,6 +318,28 @@ func (a *AuditLog) drain() {
 		a.mu.Unlock()
 		a.commit(batch)
 	}
+}
+
+// lingerFor returns how long a group of n queued events should wait for
+// more before it is committed: 0 when it is large enough, when events do
+// not arrive at least twice per linger, or for a while after a linger that
+// gained nothing. Called with a.mu held.
+func (a *AuditLog) lingerFor(n int) time.Duration {
+	if n == 0 || n >= lingerGroup || a.linger <= 0 {
+		return 0
+	}
+	if a.lingerPause > 0 {
+		a.lingerPause--
+		return 0
+	}
+	if a.gap <= 0 || a.gap > a.linger/2 {
+		return 0
+	}
+	// Events that stopped arriving a while ago are not about to come.
+	if time.Since(a.lastArrival) > a.linger {
+		return 0
+	}
+	return min(a.linger, a.gap*time.Duration(lingerGroup-n))
 }
 
 // commit appends batch in one transaction. When that fails and the batch
@@ -223,11 +353,11 @@ func (a *AuditLog) commit(batch []*pendingEvent) {
 	for i, p := range batch {
 		recs[i] = p.rec
 	}
-	err := a.store.AppendAuditEvents(ctx, recs)
+	err := a.appender.Append(ctx, recs)
 	if err != nil && len(batch) > 1 {
 		a.log.Warn("audit group commit failed; appending its events one by one", "events", len(batch), "error", err)
 		for _, p := range batch {
-			p.err = a.store.AppendAuditEvents(ctx, []*AuditRecord{p.rec})
+			p.err = a.appender.Append(ctx, []*AuditRecord{p.rec})
 			close(p.done)
 		}
 		return

@@ -2,14 +2,17 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
-
-	"gorm.io/gorm"
 
 	"github.com/agentid/agentid/internal/auditchain"
 )
@@ -84,7 +87,7 @@ func (s *Store) AppendAuditEvent(ctx context.Context, ev *AuditEvent) error {
 // prepares each one first, so that one bad event fails alone.
 func PrepareAuditEvent(ev *AuditEvent) error {
 	if ev.ID == "" {
-		ev.ID = newUUID()
+		ev.ID = newEventID()
 	}
 	if ev.Time.IsZero() {
 		ev.Time = now()
@@ -98,9 +101,44 @@ func PrepareAuditEvent(ev *AuditEvent) error {
 	return nil
 }
 
-// maxAuditInsert is how many rows one INSERT statement of
-// AppendAuditEvents carries (15 parameters a row; SQLite allows 32766).
-const maxAuditInsert = 200
+// newEventID returns a time-ordered (version 7) UUID in its canonical text
+// form: 48 bits of Unix milliseconds, then 74 random bits. Event ids are
+// the primary key of audit_events; ids that grow with time are inserted at
+// the right edge of its index, where random (version 4) ids would each dirty
+// a page of their own, anywhere in an index that keeps growing.
+func newEventID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[6:]) // crypto/rand.Read never fails (Go 1.24+)
+	ms := uint64(time.Now().UnixMilli())
+	b[0], b[1], b[2] = byte(ms>>40), byte(ms>>32), byte(ms>>24)
+	b[3], b[4], b[5] = byte(ms>>16), byte(ms>>8), byte(ms)
+	b[6] = b[6]&0x0f | 0x70
+	b[8] = b[8]&0x3f | 0x80
+	var out [36]byte
+	hex.Encode(out[0:8], b[0:4])
+	out[8] = '-'
+	hex.Encode(out[9:13], b[4:6])
+	out[13] = '-'
+	hex.Encode(out[14:18], b[6:8])
+	out[18] = '-'
+	hex.Encode(out[19:23], b[8:10])
+	out[23] = '-'
+	hex.Encode(out[24:36], b[10:16])
+	return string(out[:])
+}
+
+// maxAuditInsert is how many rows one INSERT statement of AppendAuditEvents
+// carries on PostgreSQL (one array per column, whatever the count).
+const maxAuditInsert = 256
+
+// maxSQLiteInsert is how many rows one INSERT statement carries on SQLite
+// (15 parameters a row). SQLite parses a statement on every execution (the
+// driver keeps no prepared statement), so rows are inserted several to a
+// statement; but the driver binds each parameter with a search through all
+// of them, which costs the square of their number. Measured per event, 32
+// rows a statement is as cheap as any count from 16 to 64, and 128 already
+// costs more.
+const maxSQLiteInsert = 32
 
 // AppendAuditEvents appends events, each already prepared with
 // PrepareAuditEvent, to their chains in one transaction, all or none. Within
@@ -109,132 +147,481 @@ const maxAuditInsert = 200
 // are cleared.
 //
 // The transaction reads and locks the head of each chain concerned, in
-// chain order, numbers and hashes the chain's events after it, inserts them
-// and moves the head. On PostgreSQL the head rows are locked with SELECT ...
-// FOR UPDATE, which serializes appenders across processes (taking the locks
-// in one order keeps two multi-chain batches from deadlocking); on SQLite
-// every write transaction begins with BEGIN IMMEDIATE (see sqliteDSN), which
-// excludes other writers. Appenders therefore never fork a chain.
+// chain order, numbers and hashes the chain's events after it, moves the
+// head and inserts them. On PostgreSQL the head rows are locked with SELECT
+// ... FOR UPDATE, which serializes appenders across processes (taking the
+// locks in one order keeps two multi-chain batches from deadlocking); on
+// SQLite every write transaction begins with BEGIN IMMEDIATE (see
+// sqliteDSN), which excludes other writers. The head is moved only from the
+// value read (a compare-and-set), so appenders never fork a chain.
+//
+// A long-lived writer appends through an AuditAppender instead, which
+// skips the read of the head when it knows it.
 func (s *Store) AppendAuditEvents(ctx context.Context, events []*AuditEvent) error {
+	return (&AuditAppender{s: s}).Append(ctx, events)
+}
+
+// AuditAppender appends audit events, as AppendAuditEvents does, for one
+// long-lived writer such as the verifier's audit log. It is safe for
+// concurrent use.
+//
+// It remembers the head each chain had after its last commit, and starts
+// the next append from there instead of reading the head first: the head
+// row is moved with a compare-and-set on that remembered sequence number
+// and hash, in the transaction that inserts the events. When another writer
+// (another process, or another appender) has moved the head meanwhile, the
+// compare-and-set matches no row; the appender then reads and locks the head
+// as AppendAuditEvents does and starts again from it. The remembered head is
+// therefore only a guess that saves a statement, never a source of truth:
+// the chain cannot fork whatever it holds. After a wrong guess the
+// appender reads the head of that chain for its next few appends.
+//
+// On PostgreSQL an append to one chain whose head is remembered is one
+// statement (the head's compare-and-set and the insert, in a data-modifying
+// WITH) in no explicit transaction: one round trip instead of five.
+type AuditAppender struct {
+	s *Store
+
+	mu sync.Mutex
+	// heads maps a chain to its head as this appender last committed it;
+	// nil when the appender remembers nothing (AppendAuditEvents, and
+	// appenders on a transaction, whose commit they do not see).
+	heads map[string]AuditHead
+	// distrust maps a chain whose remembered head was found stale to the
+	// number of appends that read its head instead: when replicas take
+	// turns on a chain, a guess that is mostly wrong costs a statement
+	// more than no guess.
+	distrust map[string]int
+}
+
+// staleBackoff is how many appends to a chain read its head after its
+// remembered head was found stale.
+const staleBackoff = 16
+
+// NewAuditAppender returns an appender that appends to s. On a Store handed
+// out by Transaction it appends in that transaction and remembers nothing.
+func (s *Store) NewAuditAppender() *AuditAppender {
+	a := &AuditAppender{s: s}
+	if s.root {
+		a.heads, a.distrust = map[string]AuditHead{}, map[string]int{}
+	}
+	return a
+}
+
+// auditBatch is the events of one chain in a call to Append.
+type auditBatch struct {
+	chain  string
+	events []*AuditEvent
+	// from is the head the events are numbered after; to, the head they
+	// leave.
+	from, to AuditHead
+}
+
+// Append appends events as AppendAuditEvents does, with the same
+// guarantees and errors.
+func (a *AuditAppender) Append(ctx context.Context, events []*AuditEvent) error {
 	if len(events) == 0 {
 		return nil
 	}
-	byChain := map[string][]*AuditEvent{}
-	var chains []string
-	for _, ev := range events {
-		if ev.Time.IsZero() || ev.ID == "" {
-			return fmt.Errorf("append audit events: event %q is not prepared", ev.ID)
-		}
-		c := ev.OrganizationID
-		if _, ok := byChain[c]; !ok {
-			chains = append(chains, c)
-		}
-		byChain[c] = append(byChain[c], ev)
-	}
-	slices.Sort(chains)
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		rows := make([]*auditRow, 0, len(events))
-		for _, chain := range chains {
-			head, err := lockAuditHead(tx, chain)
-			if err != nil {
-				return fmt.Errorf("chain %q: %w", chain, err)
-			}
-			seq, hash := head.Seq, head.Hash
-			for _, ev := range byChain[chain] {
-				seq++
-				ev.Seq, ev.PrevHash = seq, hash
-				ev.Hash = auditchain.ComputeHash(ev)
-				hash = ev.Hash
-				row, err := toAuditRow(ev)
-				if err != nil {
-					return err
-				}
-				rows = append(rows, row)
-			}
-			res := tx.Model(&AuditHead{}).Where("chain = ? AND seq = ?", chain, head.Seq).
-				Updates(map[string]any{"seq": seq, "hash": hash})
-			if res.Error != nil {
-				return fmt.Errorf("move head of chain %q to %d: %w", chain, seq, classify(res.Error))
-			}
-			if res.RowsAffected != 1 {
-				return fmt.Errorf("move head of chain %q to %d: the head moved under the lock", chain, seq)
-			}
-		}
-		for len(rows) > 0 {
-			n := min(len(rows), maxAuditInsert)
-			if err := tx.Create(rows[:n]).Error; err != nil {
-				return fmt.Errorf("insert events %d to %d of chain %q: %w", rows[0].Seq, rows[n-1].Seq, chainOf(rows[0]), classify(err))
-			}
-			rows = rows[n:]
-		}
-		return nil
-	})
+	batches, err := auditBatches(events)
 	if err != nil {
+		return err
+	}
+	if err := a.append(ctx, batches); err != nil {
 		for _, ev := range events {
 			ev.Seq, ev.PrevHash, ev.Hash = 0, "", ""
 		}
-		if len(chains) == 1 {
-			return fmt.Errorf("append audit event to chain %q: %w", chains[0], err)
+		a.forget(batches)
+		if len(batches) == 1 {
+			return fmt.Errorf("append audit event to chain %q: %w", batches[0].chain, err)
 		}
 		return fmt.Errorf("append audit events: %w", err)
 	}
 	return nil
 }
 
-func chainOf(r *auditRow) string {
-	if r.OrganizationID == nil {
-		return ""
+// auditBatches splits events by chain, keeping their order within a chain,
+// and orders the chains (the order their heads are locked in).
+func auditBatches(events []*AuditEvent) ([]*auditBatch, error) {
+	var batches []*auditBatch
+	var byChain map[string]*auditBatch // once there are several chains
+	for _, ev := range events {
+		if ev.Time.IsZero() || ev.ID == "" {
+			return nil, fmt.Errorf("append audit events: event %q is not prepared", ev.ID)
+		}
+		var b *auditBatch
+		switch {
+		case byChain != nil:
+			b = byChain[ev.OrganizationID]
+		case len(batches) == 1 && batches[0].chain == ev.OrganizationID:
+			b = batches[0]
+		case len(batches) == 1:
+			byChain = map[string]*auditBatch{batches[0].chain: batches[0]}
+		}
+		if b == nil {
+			b = &auditBatch{chain: ev.OrganizationID}
+			batches = append(batches, b)
+			if byChain != nil {
+				byChain[b.chain] = b
+			}
+		}
+		b.events = append(b.events, ev)
 	}
-	return *r.OrganizationID
+	slices.SortFunc(batches, func(x, y *auditBatch) int { return strings.Compare(x.chain, y.chain) })
+	return batches, nil
 }
 
+// seal numbers and hashes b's events after head.
+func (b *auditBatch) seal(head AuditHead) {
+	b.from = head
+	seq, hash := head.Seq, head.Hash
+	for _, ev := range b.events {
+		seq++
+		ev.Seq, ev.PrevHash = seq, hash
+		ev.Hash = auditchain.ComputeHash(ev)
+		hash = ev.Hash
+	}
+	b.to = AuditHead{OrganizationID: b.chain, Seq: seq, Hash: hash}
+}
+
+// remembered returns the head of chain as this appender last committed it.
+func (a *AuditAppender) remembered(chain string) (AuditHead, bool) {
+	if a.heads == nil {
+		return AuditHead{}, false
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if n := a.distrust[chain]; n > 0 {
+		if n == 1 {
+			delete(a.distrust, chain)
+		} else {
+			a.distrust[chain] = n - 1
+		}
+		return AuditHead{}, false
+	}
+	h, ok := a.heads[chain]
+	return h, ok
+}
+
+// stale records that the remembered head of chain was not the head.
+func (a *AuditAppender) stale(chain string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.heads, chain)
+	a.distrust[chain] = staleBackoff
+}
+
+// remember records the heads batches left, once they are committed.
+func (a *AuditAppender) remember(batches []*auditBatch) {
+	if a.heads == nil {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, b := range batches {
+		a.heads[b.chain] = b.to
+	}
+}
+
+// forget drops what the appender remembers of the chains of batches: after
+// a failure it does not know whether their heads moved.
+func (a *AuditAppender) forget(batches []*auditBatch) {
+	if a.heads == nil {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, b := range batches {
+		delete(a.heads, b.chain)
+	}
+}
+
+// sqlConn is what the append runs its statements on: a *sql.Tx, or the
+// connection pool of a gorm transaction.
+type sqlConn interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func (a *AuditAppender) append(ctx context.Context, batches []*auditBatch) error {
+	pg := a.s.driver == DriverPostgres
+	if !a.s.root {
+		// Inside the caller's transaction: its commit is not ours to see.
+		conn, ok := a.s.db.Statement.ConnPool.(sqlConn)
+		if !ok {
+			return fmt.Errorf("append in transaction: unexpected connection %T", a.s.db.Statement.ConnPool)
+		}
+		return a.appendIn(ctx, conn, pg, batches)
+	}
+	sqlDB, err := a.s.db.DB()
+	if err != nil {
+		return err
+	}
+	if pg && len(batches) == 1 {
+		if head, ok := a.remembered(batches[0].chain); ok {
+			done, err := appendOneStatement(ctx, sqlDB, batches[0], head)
+			if err != nil {
+				return err
+			}
+			if done {
+				a.remember(batches)
+				return nil
+			}
+			// Another writer moved the head: read it.
+			a.stale(batches[0].chain)
+		}
+	}
+	if !pg {
+		// The SQLite driver watches a context that can end with a
+		// goroutine of its own for every statement, and database/sql
+		// another for the transaction: up to a third of the CPU of a
+		// small group. SQLite statements do not wait on the network, and
+		// the wait for the write lock is bounded by busy_timeout; so a
+		// context that ends stops the append before it begins, not
+		// midway.
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		ctx = context.WithoutCancel(ctx)
+	}
+	tx, err := sqlDB.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := a.appendIn(ctx, tx, pg, batches); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", classify(err))
+	}
+	a.remember(batches)
+	return nil
+}
+
+// appendIn appends batches with the statements of one transaction, which
+// conn runs in.
+func (a *AuditAppender) appendIn(ctx context.Context, conn sqlConn, pg bool, batches []*auditBatch) error {
+	for _, b := range batches {
+		head, ok := a.remembered(b.chain)
+		if !ok {
+			var err error
+			if head, err = lockAuditHead(ctx, conn, pg, b.chain); err != nil {
+				return fmt.Errorf("chain %q: %w", b.chain, err)
+			}
+		}
+		b.seal(head)
+		moved, err := moveAuditHead(ctx, conn, pg, b)
+		if err == nil && !moved && ok {
+			// The remembered head is stale: read the head and start
+			// again from it.
+			a.stale(b.chain)
+			if head, err = lockAuditHead(ctx, conn, pg, b.chain); err != nil {
+				return fmt.Errorf("chain %q: %w", b.chain, err)
+			}
+			b.seal(head)
+			moved, err = moveAuditHead(ctx, conn, pg, b)
+		}
+		if err != nil {
+			return err
+		}
+		if !moved {
+			return fmt.Errorf("move head of chain %q to %d: the head moved under the lock", b.chain, b.to.Seq)
+		}
+	}
+	for _, b := range batches {
+		for events := b.events; len(events) > 0; {
+			n := min(len(events), maxAuditInsert)
+			if !pg {
+				n = min(n, maxSQLiteInsert)
+			}
+			if err := insertAuditEvents(ctx, conn, pg, events[:n]); err != nil {
+				return fmt.Errorf("insert events %d to %d of chain %q: %w", events[0].Seq, events[n-1].Seq, b.chain, classify(err))
+			}
+			events = events[n:]
+		}
+	}
+	return nil
+}
+
+// Statements of the append. SQLite takes ? and PostgreSQL $n parameters.
+const (
+	selectHeadSQLite   = "SELECT seq, hash FROM audit_heads WHERE chain = ?"
+	selectHeadPostgres = "SELECT seq, hash FROM audit_heads WHERE chain = $1 FOR UPDATE"
+	createHeadSQLite   = "INSERT INTO audit_heads (chain, seq, hash) VALUES (?, 0, ?) ON CONFLICT (chain) DO NOTHING"
+	createHeadPostgres = "INSERT INTO audit_heads (chain, seq, hash) VALUES ($1, 0, $2) ON CONFLICT (chain) DO NOTHING"
+	moveHeadSQLite     = "UPDATE audit_heads SET seq = ?, hash = ? WHERE chain = ? AND seq = ? AND hash = ?"
+	moveHeadPostgres   = "UPDATE audit_heads SET seq = $1, hash = $2 WHERE chain = $3 AND seq = $4 AND hash = $5"
+
+	auditColumns = "seq, id, occurred_at, organization_id, relying_party, agent_did, principal_did, " +
+		"credential_ids, action, resource, decision, reasons, request_id, prev_hash, hash"
+	auditColumnCount = 15
+
+	// insertPostgres inserts any number of rows from one array per
+	// column, so that one statement, prepared once per connection by pgx,
+	// serves every group size. organization_id "" is the operator chain
+	// (NULL).
+	insertPostgres = "INSERT INTO audit_events (" + auditColumns + ") " +
+		"SELECT u.seq, u.id, u.occurred_at, NULLIF(u.organization_id, ''), u.relying_party, u.agent_did, u.principal_did, " +
+		"u.credential_ids, u.action, u.resource, u.decision, u.reasons, u.request_id, u.prev_hash, u.hash " +
+		"FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[], " +
+		"$8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[]) " +
+		"AS u(" + auditColumns + ")"
+
+	// appendPostgres is insertPostgres behind the compare-and-set of the
+	// head ($16 to $20 as in moveHeadPostgres): one statement, atomic
+	// without a transaction, that inserts nothing when the head is not
+	// where the appender expects it.
+	appendPostgres = "WITH head AS (UPDATE audit_heads SET seq = $16, hash = $17 " +
+		"WHERE chain = $18 AND seq = $19 AND hash = $20 RETURNING 1) " +
+		insertPostgres + " WHERE EXISTS (SELECT 1 FROM head)"
+)
+
 // lockAuditHead returns the head of chain, creating it (at the genesis) the
-// first time, locked for the rest of the transaction tx.
-func lockAuditHead(tx *gorm.DB, chain string) (*AuditHead, error) {
-	query := "SELECT chain, seq, hash FROM audit_heads WHERE chain = ?"
-	if tx.Dialector.Name() == DriverPostgres {
-		query += " FOR UPDATE"
+// first time, locked for the rest of the transaction conn runs in.
+func lockAuditHead(ctx context.Context, conn sqlConn, pg bool, chain string) (AuditHead, error) {
+	query, create := selectHeadSQLite, createHeadSQLite
+	if pg {
+		query, create = selectHeadPostgres, createHeadPostgres
 	}
 	for range 2 {
-		var heads []AuditHead
-		if err := tx.Raw(query, chain).Scan(&heads).Error; err != nil {
-			return nil, fmt.Errorf("lock chain head: %w", classify(err))
+		head := AuditHead{OrganizationID: chain}
+		err := conn.QueryRowContext(ctx, query, chain).Scan(&head.Seq, &head.Hash)
+		if err == nil {
+			return head, nil
 		}
-		if len(heads) == 1 {
-			return &heads[0], nil
+		if !errors.Is(err, sql.ErrNoRows) {
+			return AuditHead{}, fmt.Errorf("lock chain head: %w", classify(err))
 		}
 		// A new chain. Two first appenders may race here: ON CONFLICT makes
 		// the loser's insert a no-op (on PostgreSQL it waits for the winner
 		// to commit), and both then lock the one row.
-		err := tx.Exec("INSERT INTO audit_heads (chain, seq, hash) VALUES (?, 0, ?) ON CONFLICT (chain) DO NOTHING",
-			chain, auditchain.GenesisHash).Error
-		if err != nil {
-			return nil, fmt.Errorf("create chain head: %w", classify(err))
+		if _, err := conn.ExecContext(ctx, create, chain, auditchain.GenesisHash); err != nil {
+			return AuditHead{}, fmt.Errorf("create chain head: %w", classify(err))
 		}
 	}
-	return nil, errors.New("lock chain head: the head row does not appear")
+	return AuditHead{}, errors.New("lock chain head: the head row does not appear")
 }
 
-func toAuditRow(ev *AuditEvent) (*auditRow, error) {
-	creds, err := jsonList(ev.CredentialIDs)
+// moveAuditHead moves the head of b's chain from b.from to b.to and reports
+// whether it was at b.from.
+func moveAuditHead(ctx context.Context, conn sqlConn, pg bool, b *auditBatch) (bool, error) {
+	query := moveHeadSQLite
+	if pg {
+		query = moveHeadPostgres
+	}
+	res, err := conn.ExecContext(ctx, query, b.to.Seq, b.to.Hash, b.chain, b.from.Seq, b.from.Hash)
 	if err != nil {
-		return nil, err
+		return false, fmt.Errorf("move head of chain %q to %d: %w", b.chain, b.to.Seq, classify(err))
 	}
-	reasons, err := jsonList(ev.Reasons)
+	n, err := res.RowsAffected()
 	if err != nil {
-		return nil, err
+		return false, fmt.Errorf("move head of chain %q to %d: %w", b.chain, b.to.Seq, err)
 	}
-	row := &auditRow{
-		Seq: ev.Seq, ID: ev.ID, OccurredAt: ev.Time,
-		RelyingParty: ev.RelyingParty, AgentDID: ev.Agent, PrincipalDID: ev.Principal,
-		CredentialIDs: creds, Action: ev.Action, Resource: ev.Resource, Decision: ev.Decision,
-		Reasons: reasons, RequestID: ev.RequestID, PrevHash: ev.PrevHash, Hash: ev.Hash,
+	return n == 1, nil
+}
+
+// appendOneStatement appends b, whose head is expected at head, with
+// appendPostgres, and reports whether the head was there (when it was not,
+// nothing is written).
+func appendOneStatement(ctx context.Context, db *sql.DB, b *auditBatch, head AuditHead) (bool, error) {
+	b.seal(head)
+	args := postgresColumns(b.events)
+	args = append(args, b.to.Seq, b.to.Hash, b.chain, b.from.Seq, b.from.Hash)
+	res, err := db.ExecContext(ctx, appendPostgres, args...)
+	if err != nil {
+		return false, fmt.Errorf("insert events %d to %d: %w", b.events[0].Seq, b.to.Seq, classify(err))
 	}
-	if ev.OrganizationID != "" {
-		org := ev.OrganizationID
-		row.OrganizationID = &org
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("insert events %d to %d: %w", b.events[0].Seq, b.to.Seq, err)
 	}
-	return row, nil
+	switch n {
+	case int64(len(b.events)):
+		return true, nil
+	case 0:
+		return false, nil
+	}
+	return false, fmt.Errorf("insert events %d to %d: %d rows inserted", b.events[0].Seq, b.to.Seq, n)
+}
+
+// insertAuditEvents inserts sealed events with one statement.
+func insertAuditEvents(ctx context.Context, conn sqlConn, pg bool, events []*AuditEvent) error {
+	if pg {
+		_, err := conn.ExecContext(ctx, insertPostgres, postgresColumns(events)...)
+		return err
+	}
+	args := make([]any, 0, len(events)*auditColumnCount)
+	for _, ev := range events {
+		creds, err := jsonList(ev.CredentialIDs)
+		if err != nil {
+			return err
+		}
+		reasons, err := jsonList(ev.Reasons)
+		if err != nil {
+			return err
+		}
+		var org any // NULL for the operator chain
+		if ev.OrganizationID != "" {
+			org = ev.OrganizationID
+		}
+		args = append(args, ev.Seq, ev.ID, ev.Time, org, ev.RelyingParty, ev.Agent, ev.Principal,
+			creds, ev.Action, ev.Resource, ev.Decision, reasons, ev.RequestID, ev.PrevHash, ev.Hash)
+	}
+	_, err := conn.ExecContext(ctx, insertSQLite(len(events)), args...)
+	return err
+}
+
+// insertSQLiteText caches the INSERT statement of each row count.
+var insertSQLiteText [maxSQLiteInsert + 1]atomic.Pointer[string]
+
+// insertSQLite returns the multi-row INSERT of n rows: SQLite parses a
+// statement on every execution, and one statement of n rows is parsed
+// faster than n statements.
+func insertSQLite(n int) string {
+	if p := insertSQLiteText[n].Load(); p != nil {
+		return *p
+	}
+	const row = ",(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+	var sb strings.Builder
+	sb.Grow(len("INSERT INTO audit_events () VALUES ") + len(auditColumns) + n*len(row))
+	sb.WriteString("INSERT INTO audit_events (" + auditColumns + ") VALUES ")
+	for i := range n {
+		if i == 0 {
+			sb.WriteString(row[1:])
+		} else {
+			sb.WriteString(row)
+		}
+	}
+	text := sb.String()
+	insertSQLiteText[n].Store(&text)
+	return text
+}
+
+// postgresColumns returns the 15 column arrays insertPostgres takes.
+func postgresColumns(events []*AuditEvent) []any {
+	n := len(events)
+	var (
+		seqs  = make([]int64, n)
+		times = make([]time.Time, n)
+		text  = make([]string, 13*n) // the text columns, column after column
+	)
+	col := func(c int) []string { return text[c*n : (c+1)*n : (c+1)*n] }
+	for i, ev := range events {
+		seqs[i], times[i] = ev.Seq, ev.Time
+		creds, _ := jsonList(ev.CredentialIDs) // cannot fail: a list of strings
+		reasons, _ := jsonList(ev.Reasons)
+		for c, v := range [13]string{ev.ID, ev.OrganizationID, ev.RelyingParty, ev.Agent, ev.Principal,
+			creds, ev.Action, ev.Resource, ev.Decision, reasons, ev.RequestID, ev.PrevHash, ev.Hash} {
+			text[c*n+i] = v
+		}
+	}
+	args := make([]any, 0, auditColumnCount+5)
+	args = append(args, seqs, col(0), times)
+	for c := 1; c < 13; c++ {
+		args = append(args, col(c))
+	}
+	return args
 }
 
 func (r *auditRow) event() AuditEvent {
