@@ -299,7 +299,7 @@ func (v *Verifier) delegationCheck(r *recorder, a *Agent, creds []CredentialFact
 	if r.res.Credential != nil && len(opts.Scopes) == 0 && !opts.RequireDelegation {
 		// A lone credential asked for nothing: it is reported, but its
 		// parents cannot have been presented with it.
-		cr = &recorder{enabled: map[Check]bool{}, state: map[Check]checkState{}, res: &Result{}}
+		cr = &recorder{checks: &checkStates{}, res: &Result{}}
 	}
 	var chains []*chain
 	for i := range creds {

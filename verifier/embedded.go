@@ -29,27 +29,79 @@ const (
 func (v *Verifier) verifyEmbedded(ctx context.Context, r *recorder, doc map[string]any, purpose string) *CredentialFacts {
 	c := credential.NewCredential(doc)
 	facts := embeddedFacts(c)
+	issuer, _ := c.Issuer()
+
+	// A credential seen before with the same content, purpose and
+	// self-certifying proof keys passed the document-only checks then and
+	// passes them now (WithVerifiedCache).
+	var key [32]byte
+	remember := v.verified != nil && allOn(r, documentChecks...) && rememberable(c.Proofs())
+	if remember {
+		key, remember = documentDigest(purpose, doc)
+	}
+	if remember {
+		if known, ok := v.verified.get(key); ok {
+			for _, check := range documentChecks {
+				r.pass(check)
+			}
+			v.policyKnown(ctx, r, c, known.schemaOK, func() { v.verified.put(key, verifiedDoc{controllers: known.controllers, schemaOK: true}) })
+			return facts
+		}
+	}
+
+	errs, warns := len(r.res.Errors), len(r.res.Warnings)
 	if !v.structure(r, c) {
 		return facts
 	}
 	if !v.jsonLD(ctx, r, c) {
 		return facts
 	}
-	issuer, _ := c.Issuer()
 	controllers := v.embeddedProofs(ctx, r, doc, c.Proofs(), purpose, "credential")
 	v.issuerController(r, issuer, controllers)
+	if remember && len(controllers) > 0 && len(r.res.Errors) == errs && len(r.res.Warnings) == warns {
+		v.verified.put(key, verifiedDoc{controllers: controllers})
+		v.policyKnown(ctx, r, c, false, func() { v.verified.put(key, verifiedDoc{controllers: controllers, schemaOK: true}) })
+		return facts
+	}
 	v.policy(ctx, r, c)
 	return facts
+}
+
+// documentChecks are the checks whose outcome depends on nothing but the
+// credential's content (and self-certifying keys): what WithVerifiedCache
+// remembers.
+var documentChecks = []Check{CheckStructure, CheckContext, CheckProof, CheckIssuerController}
+
+// policyKnown is policy for a credential that passed the document checks:
+// the schema check is skipped when schemaOK says it passed before, and
+// schemaPassed is called when it runs and passes without a warning.
+func (v *Verifier) policyKnown(ctx context.Context, r *recorder, c *credential.Credential, schemaOK bool, schemaPassed func()) {
+	v.policyWith(ctx, r, c, func() {
+		if schemaOK {
+			r.pass(CheckSchema)
+			return
+		}
+		errs, warns := len(r.res.Errors), len(r.res.Warnings)
+		v.schema(r, c)
+		if r.on(CheckSchema) && len(r.res.Errors) == errs && len(r.res.Warnings) == warns {
+			schemaPassed()
+		}
+	})
 }
 
 // policy runs the checks that do not depend on how the credential is
 // secured: validity, schema, status and issuer trust.
 func (v *Verifier) policy(ctx context.Context, r *recorder, c *credential.Credential) {
+	v.policyWith(ctx, r, c, func() { v.schema(r, c) })
+}
+
+// policyWith is policy with schemaStep as its schema check.
+func (v *Verifier) policyWith(ctx context.Context, r *recorder, c *credential.Credential, schemaStep func()) {
 	issuer, _ := c.Issuer()
 	nb, hasNB := c.NotBefore()
 	na, hasNA := c.NotAfter()
 	v.validity(r, nb, hasNB, na, hasNA)
-	v.schema(r, c)
+	schemaStep()
 	var entries []StatusEntry
 	for _, s := range c.Status() {
 		kind, _ := s["type"].(string)

@@ -224,13 +224,58 @@ const (
 	failed
 )
 
+// numChecks is len(AllChecks): checkIndex numbers the checks 0 to
+// numChecks-1 in pipeline order.
+const numChecks = 13
+
+// checkIndex is the position of c in AllChecks, or -1 for an unknown check.
+// A switch rather than a map: the recorder asks it for every check it
+// records, many times per verification.
+func checkIndex(c Check) int {
+	switch c {
+	case CheckStructure:
+		return 0
+	case CheckContext:
+		return 1
+	case CheckProof:
+		return 2
+	case CheckIssuerController:
+		return 3
+	case CheckValidity:
+		return 4
+	case CheckSchema:
+		return 5
+	case CheckStatus:
+		return 6
+	case CheckTrustedIssuer:
+		return 7
+	case CheckHolderBinding:
+		return 8
+	case CheckChallenge:
+		return 9
+	case CheckDomain:
+		return 10
+	case CheckDelegation:
+		return 11
+	case CheckAssurance:
+		return 12
+	}
+	return -1
+}
+
+// checkStates are which checks were asked for and where each stands, by
+// checkIndex.
+type checkStates struct {
+	enabled [numChecks]bool
+	state   [numChecks]checkState
+}
+
 // recorder collects the outcome of every check of one verification. A check
 // that fails anywhere (the presentation or any credential in it) is failed
 // overall; one that passed everywhere it ran is passed.
 type recorder struct {
-	enabled map[Check]bool
-	state   map[Check]checkState
-	res     *Result
+	checks *checkStates
+	res    *Result
 	// trust is the call's trust policy (Options.Trust), nil for the
 	// verifier's own.
 	trust *TrustPolicy
@@ -241,39 +286,42 @@ type recorder struct {
 
 func newRecorder(selected []Check) *recorder {
 	r := &recorder{
-		enabled: map[Check]bool{},
-		state:   map[Check]checkState{},
-		res:     &Result{Checks: []Check{}, Warnings: []Problem{}, Errors: []Problem{}},
+		checks: &checkStates{},
+		res:    &Result{Checks: []Check{}, Warnings: []Problem{}, Errors: []Problem{}},
 	}
 	if len(selected) == 0 {
 		selected = AllChecks
 	}
 	for _, c := range selected {
-		if !slices.Contains(AllChecks, c) {
+		i := checkIndex(c)
+		if i < 0 {
 			r.res.Errors = append(r.res.Errors, Problem{Check: c, Code: CodeUnknownCheck,
 				Message: "unknown check " + string(c) + " in options.checks"})
 			continue
 		}
-		r.enabled[c] = true
+		r.checks.enabled[i] = true
 	}
 	return r
 }
 
 // on reports whether check c was asked for.
-func (r *recorder) on(c Check) bool { return r.enabled[c] }
+func (r *recorder) on(c Check) bool {
+	i := checkIndex(c)
+	return i >= 0 && r.checks.enabled[i]
+}
 
 // at returns a recorder that shares r's state but attributes problems to the
 // presented credential at pointer.
 func (r *recorder) within(pointer string) *recorder {
-	return &recorder{enabled: r.enabled, state: r.state, res: r.res, trust: r.trust, at: pointer}
+	return &recorder{checks: r.checks, res: r.res, trust: r.trust, at: pointer}
 }
 
 func (r *recorder) pass(c Check) {
 	if !r.on(c) {
 		return
 	}
-	if r.state[c] == notRun {
-		r.state[c] = passed
+	if i := checkIndex(c); r.checks.state[i] == notRun {
+		r.checks.state[i] = passed
 	}
 }
 
@@ -289,7 +337,9 @@ func (r *recorder) fail(c Check, code, msg string) {
 	if !r.on(c) && c != CheckStructure {
 		return
 	}
-	r.state[c] = failed
+	if i := checkIndex(c); i >= 0 {
+		r.checks.state[i] = failed
+	}
 	r.res.Errors = append(r.res.Errors, Problem{Check: c, Code: code, Message: msg, Credential: r.at})
 }
 
@@ -302,8 +352,8 @@ func (r *recorder) warn(c Check, code, msg string) {
 
 // finish fills in Checks and Verified.
 func (r *recorder) finish() *Result {
-	for _, c := range AllChecks {
-		if r.state[c] == passed {
+	for i, c := range AllChecks {
+		if r.checks.state[i] == passed {
 			r.res.Checks = append(r.res.Checks, c)
 		}
 	}

@@ -40,6 +40,9 @@ type Verifier struct {
 	trustByType map[string][]string
 	legacy      LegacyVerifier
 	log         *slog.Logger
+	// verified remembers credentials that passed the document-only checks
+	// (WithVerifiedCache); nil remembers nothing.
+	verified *verifiedCache
 }
 
 // Option configures a Verifier.
@@ -122,6 +125,7 @@ func New(opts ...Option) *Verifier {
 		skew:     DefaultSkew,
 		trusted:  map[string]bool{},
 		log:      slog.New(slog.DiscardHandler),
+		verified: newVerifiedCache(DefaultVerifiedCacheSize),
 	}
 	for _, o := range opts {
 		o(v)

@@ -18,6 +18,7 @@ import (
 	"github.com/agentid/agentid/keys"
 	"github.com/agentid/agentid/keys/attest"
 	"github.com/agentid/agentid/keys/software"
+	"github.com/agentid/agentid/verifier"
 )
 
 type serveFlags struct {
@@ -34,6 +35,9 @@ type serveFlags struct {
 	statusMaxAge    time.Duration
 	tpmRoots        string
 	relyingParties  string
+	debugAddr       string
+	maxVerify       int
+	verifiedCache   int
 }
 
 func newServeCmd() *cobra.Command {
@@ -65,6 +69,9 @@ first start). SIGINT or SIGTERM stop the server after in-flight requests finish.
 	fl.DurationVar(&f.statusStaleness, "status-staleness", server.DefaultStatusStaleness, "how old a fetched status list may be when verifying; 0 revalidates on every verification (env AGENTID_STATUS_STALENESS)")
 	fl.DurationVar(&f.statusMaxAge, "status-max-age", issuer.DefaultStatusListMaxAge, "how long clients may cache a status list (Cache-Control max-age, and the list's ttl)")
 	fl.StringVar(&f.tpmRoots, "tpm-roots", envOr("AGENTID_TPM_ROOTS", ""), "directory of trusted TPM manufacturer certificates (PEM or DER) for agent enrollment; without it only allowlisted EKs are trusted (env AGENTID_TPM_ROOTS)")
+	fl.IntVar(&f.maxVerify, "max-concurrent-verifications", 0, "how many verification and challenge requests are worked on at once, the others wait; 0 means 4 per CPU, -1 no bound (env AGENTID_MAX_CONCURRENT_VERIFICATIONS)")
+	fl.IntVar(&f.verifiedCache, "verified-cache", verifier.DefaultVerifiedCacheSize, "how many credentials the verifier remembers as having passed the checks that depend on their content alone (proof by a did:key or did:jwk key, context, schema); validity, status, trust and holder binding are checked every time; 0 turns it off (env AGENTID_VERIFIED_CACHE)")
+	fl.StringVar(&f.debugAddr, "debug-addr", envOr("AGENTID_DEBUG_ADDR", ""), "address for Go's profiling endpoints (/debug/pprof/), off when empty; bind it to loopback (env AGENTID_DEBUG_ADDR)")
 	return cmd
 }
 
@@ -92,6 +99,12 @@ func serve(cmd *cobra.Command, f *serveFlags) error {
 		return usagef("--max-body-bytes must be positive")
 	}
 	if f.statusStaleness, err = statusStaleness(cmd, f.statusStaleness); err != nil {
+		return usageError{err}
+	}
+	if f.maxVerify, err = maxConcurrentVerifications(cmd, f.maxVerify); err != nil {
+		return usageError{err}
+	}
+	if f.verifiedCache, err = verifiedCacheSize(cmd, f.verifiedCache); err != nil {
 		return usageError{err}
 	}
 	if err := os.MkdirAll(f.data, 0o700); err != nil {
@@ -184,10 +197,20 @@ func serve(cmd *cobra.Command, f *serveFlags) error {
 		server.WithShutdownTimeout(f.shutdownTimeout),
 		server.WithStatusStaleness(f.statusStaleness),
 		server.WithRelyingParties(relyingParties...),
+		server.WithMaxConcurrentVerifications(f.maxVerify),
+		server.WithVerifiedCache(f.verifiedCache),
 	)
 	if err != nil {
 		ln.Close()
 		return usageError{err}
+	}
+	if f.debugAddr != "" {
+		stop, err := serveDebug(f.debugAddr, log)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer stop()
 	}
 	return srv.Serve(ctx, ln)
 }

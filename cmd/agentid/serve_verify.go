@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -26,4 +27,37 @@ func statusStaleness(cmd *cobra.Command, flag time.Duration) (time.Duration, err
 		return 0, fmt.Errorf("%w: %s is negative", errBadStaleness, d)
 	}
 	return d, nil
+}
+
+// verifiedCacheSize is --verified-cache, or AGENTID_VERIFIED_CACHE when the
+// flag is not given.
+func verifiedCacheSize(cmd *cobra.Command, flag int) (int, error) {
+	n := flag
+	if v, ok := os.LookupEnv("AGENTID_VERIFIED_CACHE"); ok && v != "" && !cmd.Flags().Changed("verified-cache") {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil {
+			return 0, fmt.Errorf("AGENTID_VERIFIED_CACHE=%q: not a whole number", v)
+		}
+	}
+	if n < 0 {
+		return 0, fmt.Errorf("--verified-cache %d: want 0 (off) or more", n)
+	}
+	return n, nil
+}
+
+// maxConcurrentVerifications is --max-concurrent-verifications, or
+// AGENTID_MAX_CONCURRENT_VERIFICATIONS when the flag is not given: a
+// number of requests, 0 for the default bound, -1 for none.
+func maxConcurrentVerifications(cmd *cobra.Command, flag int) (int, error) {
+	n := flag
+	if v, ok := os.LookupEnv("AGENTID_MAX_CONCURRENT_VERIFICATIONS"); ok && v != "" && !cmd.Flags().Changed("max-concurrent-verifications") {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil {
+			return 0, fmt.Errorf("AGENTID_MAX_CONCURRENT_VERIFICATIONS=%q: not a whole number", v)
+		}
+	}
+	if n < -1 {
+		return 0, fmt.Errorf("--max-concurrent-verifications %d: want a positive number, 0 (4 per CPU) or -1 (no bound)", n)
+	}
+	return n, nil
 }

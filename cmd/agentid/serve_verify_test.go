@@ -33,3 +33,45 @@ func TestStatusStaleness(t *testing.T) {
 		t.Fatalf("negative: %v", err)
 	}
 }
+
+func TestVerifyTuningFlags(t *testing.T) {
+	newCmd := func(args ...string) *cobra.Command {
+		cmd := &cobra.Command{}
+		cmd.Flags().Int("max-concurrent-verifications", 0, "")
+		cmd.Flags().Int("verified-cache", 1024, "")
+		if err := cmd.Flags().Parse(args); err != nil {
+			t.Fatal(err)
+		}
+		return cmd
+	}
+	t.Setenv("AGENTID_MAX_CONCURRENT_VERIFICATIONS", "6")
+	t.Setenv("AGENTID_VERIFIED_CACHE", "0")
+	if n, err := maxConcurrentVerifications(newCmd(), 0); err != nil || n != 6 {
+		t.Fatalf("env 6: %d %v", n, err)
+	}
+	if n, err := verifiedCacheSize(newCmd(), 1024); err != nil || n != 0 {
+		t.Fatalf("env 0: %d %v", n, err)
+	}
+	if n, err := maxConcurrentVerifications(newCmd("--max-concurrent-verifications=-1"), -1); err != nil || n != -1 {
+		t.Fatalf("flag wins over env: %d %v", n, err)
+	}
+	if n, err := verifiedCacheSize(newCmd("--verified-cache=7"), 7); err != nil || n != 7 {
+		t.Fatalf("flag wins over env: %d %v", n, err)
+	}
+	t.Setenv("AGENTID_MAX_CONCURRENT_VERIFICATIONS", "many")
+	t.Setenv("AGENTID_VERIFIED_CACHE", "big")
+	if _, err := maxConcurrentVerifications(newCmd(), 0); err == nil {
+		t.Fatal("AGENTID_MAX_CONCURRENT_VERIFICATIONS=many accepted")
+	}
+	if _, err := verifiedCacheSize(newCmd(), 1024); err == nil {
+		t.Fatal("AGENTID_VERIFIED_CACHE=big accepted")
+	}
+	t.Setenv("AGENTID_MAX_CONCURRENT_VERIFICATIONS", "")
+	t.Setenv("AGENTID_VERIFIED_CACHE", "")
+	if _, err := maxConcurrentVerifications(newCmd(), -2); err == nil {
+		t.Fatal("-2 accepted")
+	}
+	if _, err := verifiedCacheSize(newCmd(), -1); err == nil {
+		t.Fatal("a negative cache size accepted")
+	}
+}

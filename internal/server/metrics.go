@@ -1,6 +1,9 @@
 package server
 
 import (
+	"strconv"
+	"sync"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -12,6 +15,45 @@ type metrics struct {
 	duration *prometheus.HistogramVec
 	inFlight prometheus.Gauge
 	panics   prometheus.Counter
+
+	// observers caches the children of requests and duration per matched
+	// route (routeKey), so that a request does not look its labels up (a
+	// hash, a lock, a status code formatted) in each vector.
+	observers sync.Map // routeKey → *routeObservers
+}
+
+// routeKey names the series one request is counted in. Only matched routes
+// are cached: their methods and status codes are the server's own, so the
+// cache is as bounded as the label sets.
+type routeKey struct {
+	method, route string
+	status        int
+}
+
+type routeObservers struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
+}
+
+// observe counts one request of method on route (a route pattern, or
+// "unmatched") answered with status after seconds.
+func (m *metrics) observe(method, route string, matched bool, status int, seconds float64) {
+	k := routeKey{method: method, route: route, status: status}
+	if o, ok := m.observers.Load(k); ok {
+		ro := o.(*routeObservers)
+		ro.requests.Inc()
+		ro.duration.Observe(seconds)
+		return
+	}
+	ro := &routeObservers{
+		requests: m.requests.WithLabelValues(method, route, strconv.Itoa(status)),
+		duration: m.duration.WithLabelValues(method, route),
+	}
+	if matched {
+		m.observers.Store(k, ro)
+	}
+	ro.requests.Inc()
+	ro.duration.Observe(seconds)
 }
 
 func newMetrics(reg *prometheus.Registry) (*metrics, error) {

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
-	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -59,18 +58,22 @@ func (s *Server) observe() gin.HandlerFunc {
 		defer s.metrics.inFlight.Dec()
 		c.Next()
 		route := c.FullPath()
-		if route == "" {
+		matched := route != ""
+		if !matched {
 			route = "unmatched"
 		}
 		status := c.Writer.Status()
 		elapsed := time.Since(start)
-		s.metrics.requests.WithLabelValues(c.Request.Method, route, strconv.Itoa(status)).Inc()
-		s.metrics.duration.WithLabelValues(c.Request.Method, route).Observe(elapsed.Seconds())
+		s.metrics.observe(c.Request.Method, route, matched, status, elapsed.Seconds())
 		level := slog.LevelInfo
 		if status >= 500 {
 			level = slog.LevelError
 		}
-		s.log.LogAttrs(c.Request.Context(), level, "request",
+		ctx := c.Request.Context()
+		if !s.log.Enabled(ctx, level) {
+			return // the attributes below cost more than the check
+		}
+		s.log.LogAttrs(ctx, level, "request",
 			slog.String("request_id", c.GetString(requestIDKey)),
 			slog.String("method", c.Request.Method),
 			slog.String("route", route),

@@ -69,8 +69,19 @@ func (s *Server) issuerRoutes(e *gin.Engine) {
 	s.mountDelegation(e)
 	s.mountDIDWeb(e)
 }
+
+// verifierRoutes mounts the verification endpoints behind the bound on
+// concurrent verifications (WithMaxConcurrentVerifications).
 func (s *Server) verifierRoutes(e *gin.Engine) {
-	s.mountVerification(e)
+	adm, err := newAdmission(s.verifyConcurrency, s.registry)
+	if err != nil {
+		s.log.Error("verification concurrency bound unavailable", "error", err)
+	}
+	if adm == nil {
+		s.mountVerification(e)
+		return
+	}
+	s.mountVerification(e.Group("", adm.middleware()))
 }
 func (s *Server) portalRoutes(e *gin.Engine) { _ = e.Group("/portal") }
 

@@ -58,6 +58,11 @@ type Server struct {
 	metrics         *metrics
 	issuer          *issuer.Service
 	verification    verificationConfig
+	// verifyConcurrency is WithMaxConcurrentVerifications' bound.
+	verifyConcurrency int
+	// verifiedCache is WithVerifiedCache's size; nil means the verifier's
+	// default.
+	verifiedCache *int
 
 	engine *gin.Engine
 }
@@ -100,6 +105,13 @@ func WithMaxBodyBytes(n int64) Option { return func(s *Server) { s.maxBody = n }
 // WithShutdownTimeout bounds how long Serve waits for in-flight requests after
 // its context ends (default 30 s).
 func WithShutdownTimeout(d time.Duration) Option { return func(s *Server) { s.shutdownTimeout = d } }
+
+// WithVerifiedCache sets how many credentials the built-in verifier
+// remembers as having passed the checks that depend on their content alone
+// (verifier.WithVerifiedCache); 0 turns that off. Default:
+// verifier.DefaultVerifiedCacheSize. A verifier given with WithVerifier
+// keeps its own setting.
+func WithVerifiedCache(n int) Option { return func(s *Server) { s.verifiedCache = &n } }
 
 // New builds a server.
 func New(opts ...Option) (*Server, error) {

@@ -113,13 +113,18 @@ func (s *Server) setupVerification() error {
 			}
 			status = routedStatus{prefix: prefix, own: verifier.HTTPStatusChecker(own), remote: status}
 		}
-		vc.verifier = verifier.New(
+		vopts := []verifier.Option{
 			verifier.WithResolver(s.resolver),
 			verifier.WithStatusChecker(status),
 			verifier.WithLogger(s.log),
-		)
+		}
+		if s.verifiedCache != nil {
+			vopts = append(vopts, verifier.WithVerifiedCache(*s.verifiedCache))
+		}
+		vc.verifier = verifier.New(vopts...)
 	}
 	vc.own = &ownIssuers{store: s.store}
+	vc.advisory = &verifier.TrustPolicy{Trusted: vc.own.trusted, Advisory: true}
 	if vc.audit == nil {
 		a, err := verifier.NewAuditLog(s.store, verifier.WithAuditLogger(s.log))
 		if err != nil {
@@ -226,9 +231,9 @@ type agentFacts = verifier.Agent
 // holder's challenge, and the conditional UPDATE makes a concurrent replay
 // lose (challenge, code "replayed").
 func (s *Server) verify(presentation bool) gin.HandlerFunc {
-	field, kind := "verifiableCredential", "credential"
+	kind := "credential"
 	if presentation {
-		field, kind = "verifiablePresentation", "presentation"
+		kind = "presentation"
 	}
 	return func(c *gin.Context) {
 		ctx := c.Request.Context()
@@ -241,20 +246,12 @@ func (s *Server) verify(presentation bool) gin.HandlerFunc {
 		if !ok {
 			return
 		}
-		var req verifyRequest
-		if !s.decodeObject(c, body, &req) {
+		input, reqOptions, err := readVerifyRequest(body, presentation)
+		if err != nil {
+			s.fail(c, err)
 			return
 		}
-		raw, other := req.VerifiableCredential, req.VerifiablePresentation
-		if presentation {
-			raw, other = other, raw
-		}
-		input, p := readSecured(field, raw, other)
-		if p != nil {
-			s.writeProblem(c, p)
-			return
-		}
-		opts, p := readOptions(req.Options)
+		opts, p := readOptions(reqOptions)
 		if p != nil {
 			s.writeProblem(c, p)
 			return
@@ -336,7 +333,7 @@ func (s *Server) verify(presentation bool) gin.HandlerFunc {
 			status = http.StatusOK
 		}
 		c.Header("Cache-Control", "no-store")
-		c.JSON(status, out)
+		writeVerifyResponse(c, status, &out)
 	}
 }
 
@@ -359,24 +356,197 @@ func (s *Server) readBody(c *gin.Context) ([]byte, bool) {
 // decodeObject decodes body, which must be one JSON object, into v; false
 // when it has answered with a 400 problem naming the field at fault.
 func (s *Server) decodeObject(c *gin.Context, body []byte, v any) bool {
-	trimmed := bytes.TrimLeft(body, " \t\r\n")
-	if len(trimmed) == 0 {
-		s.writeProblem(c, problem.BadRequest("/", "the request body is empty; a JSON object is required"))
-		return false
-	}
-	if trimmed[0] != '{' {
-		s.writeProblem(c, problem.BadRequest("/", "the request body must be a JSON object"))
-		return false
-	}
-	if !utf8.Valid(body) {
-		s.writeProblem(c, problem.BadRequest("/", "the request body is not valid UTF-8"))
-		return false
-	}
-	if err := decodeJSON(bytes.NewReader(body), v); err != nil {
+	if err := decodeObjectBody(body, v); err != nil {
 		s.fail(c, err)
 		return false
 	}
 	return true
+}
+
+// decodeObjectBody decodes body, which must be one JSON object, into v. Its
+// errors are 400 problems naming the field at fault.
+func decodeObjectBody(body []byte, v any) error {
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	if len(trimmed) == 0 {
+		return problem.BadRequest("/", "the request body is empty; a JSON object is required")
+	}
+	if trimmed[0] != '{' {
+		return problem.BadRequest("/", "the request body must be a JSON object")
+	}
+	if !utf8.Valid(body) {
+		return problem.BadRequest("/", "the request body is not valid UTF-8")
+	}
+	return decodeJSON(bytes.NewReader(body), v)
+}
+
+// securedField is the member of a verify request that holds what is
+// verified.
+func securedField(presentation bool) string {
+	if presentation {
+		return "verifiablePresentation"
+	}
+	return "verifiableCredential"
+}
+
+// readVerifyRequest reads the body of a verify request: the verifier's
+// input (see readSecured) and the options. Errors are 400 problems naming
+// the field at fault.
+//
+// Most bodies are read in one pass (scanVerifyRequest); anything unusual —
+// a malformed or oversized body, a secured document DecodeObject refuses, a
+// member spelt in another case, options of the wrong type — is read again
+// by decodeVerifyRequest, the general reader, which has the last word on
+// what is accepted and how a refusal is worded.
+func readVerifyRequest(body []byte, presentation bool) (any, *verifyOptions, error) {
+	if input, o, ok := scanVerifyRequest(body, presentation); ok {
+		return input, o, nil
+	}
+	return decodeVerifyRequest(body, presentation)
+}
+
+// decodeVerifyRequest is readVerifyRequest's general reader:
+// encoding/json into verifyRequest (members matched case-insensitively,
+// the last of a repeated member winning, unknown members ignored), then
+// readSecured.
+func decodeVerifyRequest(body []byte, presentation bool) (any, *verifyOptions, error) {
+	var req verifyRequest
+	if err := decodeObjectBody(body, &req); err != nil {
+		return nil, nil, err
+	}
+	field := securedField(presentation)
+	raw, other := req.VerifiableCredential, req.VerifiablePresentation
+	if presentation {
+		raw, other = other, raw
+	}
+	input, p := readSecured(field, raw, other)
+	if p != nil {
+		return nil, nil, p
+	}
+	return input, req.Options, nil
+}
+
+// verifyRequestMembers and verifyOptionMembers are the JSON names of
+// verifyRequest's and verifyOptions' fields.
+var (
+	verifyRequestMembers = []string{"verifiableCredential", "verifiablePresentation", "options"}
+	verifyOptionMembers  = []string{"challenge", "domain", "checks", "action", "resource", "minAssurance", "policy"}
+)
+
+// scanVerifyRequest is readVerifyRequest's one pass: the body decoded by
+// credential.DecodeObject, whose object member is then the very document
+// readSecured would decode from it (the body's limits are at least as
+// strict as the member's). It reports false, to leave the body to
+// decodeVerifyRequest, unless the read is certain to match it: no member
+// that encoding/json would match case-insensitively to a field (nor any
+// non-ASCII name, whose folding is Unicode's), a secured document that is
+// an object or an acceptable compact string, and options of the right
+// types.
+func scanVerifyRequest(body []byte, presentation bool) (any, *verifyOptions, bool) {
+	doc, err := credential.DecodeObject(body)
+	if err != nil {
+		return nil, nil, false
+	}
+	for k := range doc {
+		switch k {
+		case "verifiableCredential", "verifiablePresentation", "options":
+			continue // read below
+		}
+		if !ignoredMember(k, verifyRequestMembers) {
+			return nil, nil, false
+		}
+	}
+	field := securedField(presentation)
+	var input any
+	switch v := doc[field].(type) {
+	case map[string]any:
+		input = v
+	case string:
+		in, p := readCompact(field, v)
+		if p != nil {
+			return nil, nil, false
+		}
+		input = in
+	default:
+		return nil, nil, false
+	}
+	o, ok := scanVerifyOptions(doc["options"])
+	if !ok {
+		return nil, nil, false
+	}
+	return input, o, true
+}
+
+// scanVerifyOptions turns a decoded options member into verifyOptions as
+// encoding/json would (null or absent: nil; a null member: its zero
+// value); false for anything it would refuse or might match differently.
+func scanVerifyOptions(v any) (*verifyOptions, bool) {
+	if v == nil {
+		return nil, true
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, false
+	}
+	o := &verifyOptions{}
+	for k, val := range m {
+		var dst *string
+		switch k {
+		case "challenge":
+			dst = &o.Challenge
+		case "domain":
+			dst = &o.Domain
+		case "action":
+			dst = &o.Action
+		case "resource":
+			dst = &o.Resource
+		case "minAssurance":
+			dst = &o.MinAssurance
+		case "policy":
+			dst = &o.Policy
+		case "checks":
+			switch cs := val.(type) {
+			case nil:
+			case []any:
+				o.Checks = make([]string, len(cs))
+				for i, c := range cs {
+					str, ok := c.(string)
+					if !ok {
+						return nil, false
+					}
+					o.Checks[i] = str
+				}
+			default:
+				return nil, false
+			}
+			continue
+		default:
+			if !ignoredMember(k, verifyOptionMembers) {
+				return nil, false
+			}
+			continue
+		}
+		switch str := val.(type) {
+		case nil:
+		case string:
+			*dst = str
+		default:
+			return nil, false
+		}
+	}
+	return o, true
+}
+
+// ignoredMember reports whether encoding/json would certainly ignore member
+// k of an object whose known members are names: k is ASCII and no
+// spelling of any of them, in any case. (A known name that reaches here is
+// one the caller does not read: not ignored, so the caller declines.)
+func ignoredMember(k string, names []string) bool {
+	for i := 0; i < len(k); i++ {
+		if k[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return !slices.ContainsFunc(names, func(n string) bool { return strings.EqualFold(k, n) })
 }
 
 // readSecured turns the verifiableCredential (or verifiablePresentation)
@@ -410,21 +580,28 @@ func readSecured(field string, raw, other json.RawMessage) (any, *problem.Proble
 		if err := json.Unmarshal(raw, &str); err != nil {
 			return nil, problem.BadRequest(ptr, "not a valid JSON string")
 		}
-		if strings.TrimSpace(str) == "" {
-			return nil, problem.BadRequest(ptr, field+" is an empty string; want a JSON object or a compact SD-JWT or JWT")
-		}
-		if len(str) > credential.MaxDocumentBytes {
-			return nil, problem.BadRequest(ptr, fmt.Sprintf("longer than %d bytes", credential.MaxDocumentBytes))
-		}
-		if t := strings.TrimSpace(str); strings.HasPrefix(t, "{") || strings.HasPrefix(t, "[") {
-			// JSON text inside a string is not a secured document (Data
-			// Integrity: "securedDocument is not a map"); a compact SD-JWT
-			// or JWT never starts with a brace or bracket.
-			return nil, problem.BadRequest(ptr, field+" is a string holding JSON; send the "+strings.ToLower(strings.TrimPrefix(field, "verifiable"))+" itself as a JSON object (a string is read as a compact SD-JWT or JWT)")
-		}
-		return str, nil
+		return readCompact(field, str)
 	}
 	return nil, problem.BadRequest(ptr, field+" must be a JSON object or a string (a compact SD-JWT or JWT), not JSON "+jsonKind(raw[0]))
+}
+
+// readCompact checks the string value of the verifiableCredential (or
+// verifiablePresentation) member: a compact SD-JWT or JWT.
+func readCompact(field, str string) (any, *problem.Problem) {
+	ptr := "/" + field
+	if strings.TrimSpace(str) == "" {
+		return nil, problem.BadRequest(ptr, field+" is an empty string; want a JSON object or a compact SD-JWT or JWT")
+	}
+	if len(str) > credential.MaxDocumentBytes {
+		return nil, problem.BadRequest(ptr, fmt.Sprintf("longer than %d bytes", credential.MaxDocumentBytes))
+	}
+	if t := strings.TrimSpace(str); strings.HasPrefix(t, "{") || strings.HasPrefix(t, "[") {
+		// JSON text inside a string is not a secured document (Data
+		// Integrity: "securedDocument is not a map"); a compact SD-JWT
+		// or JWT never starts with a brace or bracket.
+		return nil, problem.BadRequest(ptr, field+" is a string holding JSON; send the "+strings.ToLower(strings.TrimPrefix(field, "verifiable"))+" itself as a JSON object (a string is read as a compact SD-JWT or JWT)")
+	}
+	return str, nil
 }
 
 // jsonKind names the JSON type that starts with b.

@@ -48,6 +48,9 @@ type verificationConfig struct {
 	statusOptions   []statusfetch.Option
 	relyingParties  []RelyingParty
 	own             *ownIssuers
+	// advisory is the trust policy of a request without a relying party
+	// (see applyRelyingParty), built once: the verifier only reads it.
+	advisory *verifier.TrustPolicy
 }
 
 // WithVerifier sets the verifier the verify endpoints run. Without it the
@@ -281,11 +284,14 @@ func (o *ownIssuers) organization(ctx context.Context, did string) (string, erro
 // delegation requirements; its domains as the delegation audience when the
 // request gives no domain.
 func (vc *verificationConfig) applyRelyingParty(o *requestOptions, rp *RelyingParty) {
-	own := vc.own.trusted
 	if rp == nil {
-		o.verifier.Trust = &verifier.TrustPolicy{Trusted: own, Advisory: true}
+		o.verifier.Trust = vc.advisory
+		if o.verifier.Trust == nil { // not set up by setupVerification
+			o.verifier.Trust = &verifier.TrustPolicy{Trusted: vc.own.trusted, Advisory: true}
+		}
 		return
 	}
+	own := vc.own.trusted
 	o.RelyingParty = rp.ID
 	if len(rp.TrustedIssuers) > 0 {
 		o.verifier.Trust = &verifier.TrustPolicy{Issuers: rp.TrustedIssuers}

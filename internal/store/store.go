@@ -63,6 +63,9 @@ type Store struct {
 	// root is true for the Store that Open returned, false for the
 	// transaction-scoped Stores that Transaction hands out.
 	root bool
+	// checkpointer checkpoints a SQLite file database's write-ahead log
+	// (nil otherwise).
+	checkpointer *walCheckpointer
 }
 
 // Option configures Open.
@@ -184,6 +187,9 @@ func Open(ctx context.Context, dbURL string, opts ...Option) (*Store, error) {
 		_ = sqlDB.Close()
 		return nil, fmt.Errorf("open %s database %s: %w", driver, redact(dbURL), err)
 	}
+	if driver == DriverSQLite && !memory {
+		s.checkpointer = startWALCheckpointer(sqlDB, s)
+	}
 	return s, nil
 }
 
@@ -237,6 +243,9 @@ func sqliteDSN(path string) string {
 	if path != ":memory:" {
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "synchronous(NORMAL)")
+		// Checkpoints run in the background (checkpoint.go), not in
+		// the COMMIT that fills the log.
+		q.Add("_pragma", "wal_autocheckpoint(0)")
 	}
 	q.Set("_txlock", "immediate")
 	return path + "?" + q.Encode()
@@ -265,6 +274,10 @@ func (s *Store) Close() error {
 	sqlDB, err := s.db.DB()
 	if err != nil {
 		return fmt.Errorf("close %s store: %w", s.driver, err)
+	}
+	if s.checkpointer != nil {
+		s.checkpointer.close(s)
+		s.checkpointer = nil
 	}
 	if err := sqlDB.Close(); err != nil {
 		return fmt.Errorf("close %s store: %w", s.driver, err)

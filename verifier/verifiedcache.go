@@ -1,0 +1,230 @@
+package verifier
+
+import (
+	"container/list"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"hash"
+	"math"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// DefaultVerifiedCacheSize is how many credentials a Verifier remembers as
+// having passed the checks that depend on nothing but the document (see
+// WithVerifiedCache).
+const DefaultVerifiedCacheSize = 1024
+
+// WithVerifiedCache sets how many credentials the verifier remembers as
+// having passed the structure, context, proof, issuerController and schema
+// checks; 0 turns the memory off. The default is DefaultVerifiedCacheSize.
+//
+// An agent presents the same credentials on every call, each time inside a
+// new presentation with a new challenge: the presentation's proof must be
+// verified every time, the credentials' proofs need not be. What is
+// remembered is the outcome of the checks that are a function of the
+// credential's exact content alone:
+//
+//   - the key is a SHA-256 digest of the whole decoded document (every
+//     member, proofs included, in an unambiguous length-prefixed encoding)
+//     and the proof purpose, so any change to the credential is a miss;
+//   - only credentials whose every proof is a Data Integrity proof by a
+//     did:key or did:jwk verification method (self-certifying: the key
+//     cannot change behind the DID) and carries no proof expiry are
+//     remembered;
+//   - only a complete pass, with no warning, is remembered; a failure is
+//     always checked again.
+//
+// Validity period, status, issuer trust, holder binding, challenge, domain,
+// delegation and assurance are checked on every verification: they depend
+// on time, on the status lists and on the relying party's policy.
+func WithVerifiedCache(size int) Option {
+	return func(v *Verifier) { v.verified = newVerifiedCache(size) }
+}
+
+// verifiedDoc is what is remembered of a credential that passed.
+type verifiedDoc struct {
+	// controllers are the controllers of its proof keys.
+	controllers []string
+	// schemaOK is set once the credential also passed the schema check.
+	schemaOK bool
+}
+
+// verifiedCache is a bounded least-recently-used map from document digest
+// to verifiedDoc; a nil *verifiedCache remembers nothing.
+type verifiedCache struct {
+	mu    sync.Mutex
+	size  int
+	order *list.List // of *verifiedEntry, most recent first
+	byKey map[[sha256.Size]byte]*list.Element
+}
+
+type verifiedEntry struct {
+	key [sha256.Size]byte
+	doc verifiedDoc
+}
+
+func newVerifiedCache(size int) *verifiedCache {
+	if size <= 0 {
+		return nil
+	}
+	return &verifiedCache{size: size, order: list.New(), byKey: map[[sha256.Size]byte]*list.Element{}}
+}
+
+// get returns a copy of what is remembered under key.
+func (c *verifiedCache) get(key [sha256.Size]byte) (verifiedDoc, bool) {
+	if c == nil {
+		return verifiedDoc{}, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.byKey[key]
+	if !ok {
+		return verifiedDoc{}, false
+	}
+	c.order.MoveToFront(e)
+	d := e.Value.(*verifiedEntry).doc
+	d.controllers = slices.Clone(d.controllers)
+	return d, true
+}
+
+// put remembers doc under key, forgetting the least recently used entry
+// when full.
+func (c *verifiedCache) put(key [sha256.Size]byte, doc verifiedDoc) {
+	if c == nil {
+		return
+	}
+	doc.controllers = slices.Clone(doc.controllers)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.byKey[key]; ok {
+		e.Value.(*verifiedEntry).doc = doc
+		c.order.MoveToFront(e)
+		return
+	}
+	c.byKey[key] = c.order.PushFront(&verifiedEntry{key: key, doc: doc})
+	for c.order.Len() > c.size {
+		last := c.order.Back()
+		c.order.Remove(last)
+		delete(c.byKey, last.Value.(*verifiedEntry).key)
+	}
+}
+
+// rememberable reports whether a credential's proofs may be remembered:
+// each is a Data Integrity proof (type DataIntegrityProof) without an
+// expiry, by a did:key or did:jwk verification method.
+func rememberable(proofs []map[string]any) bool {
+	if len(proofs) == 0 {
+		return false
+	}
+	for _, p := range proofs {
+		if t, _ := p["type"].(string); t != "DataIntegrityProof" {
+			return false
+		}
+		if _, has := p["expires"]; has {
+			return false
+		}
+		vm, _ := p["verificationMethod"].(string)
+		if !strings.HasPrefix(vm, "did:key:") && !strings.HasPrefix(vm, "did:jwk:") {
+			return false
+		}
+	}
+	return true
+}
+
+// documentDigest is the cache key of doc checked for purpose: SHA-256 over
+// an encoding of the decoded JSON value in which every value is tagged with
+// its type and every string and container with its length, and object
+// members are sorted by name, so that two different documents never share
+// an encoding. ok is false for a value of a type JSON decoding does not
+// produce (such a document is not remembered).
+func documentDigest(purpose string, doc map[string]any) (key [sha256.Size]byte, ok bool) {
+	h := sha256.New()
+	d := digester{h: h}
+	d.str(purpose)
+	if !d.value(doc, 0) {
+		return key, false
+	}
+	h.Sum(key[:0])
+	return key, true
+}
+
+// maxDigestDepth bounds the recursion; documents this deep were refused by
+// the decoder long before.
+const maxDigestDepth = 256
+
+type digester struct {
+	h   hash.Hash
+	buf [9]byte
+}
+
+func (d *digester) tag(t byte, n int) {
+	d.buf[0] = t
+	binary.BigEndian.PutUint64(d.buf[1:], uint64(n))
+	d.h.Write(d.buf[:])
+}
+
+func (d *digester) str(s string) {
+	d.tag('s', len(s))
+	d.h.Write([]byte(s))
+}
+
+func (d *digester) value(v any, depth int) bool {
+	if depth > maxDigestDepth {
+		return false
+	}
+	switch t := v.(type) {
+	case nil:
+		d.tag('z', 0)
+	case bool:
+		n := 0
+		if t {
+			n = 1
+		}
+		d.tag('b', n)
+	case string:
+		d.str(t)
+	case json.Number:
+		d.tag('n', len(t))
+		d.h.Write([]byte(t))
+	case float64:
+		d.buf[0] = 'f'
+		binary.BigEndian.PutUint64(d.buf[1:], math.Float64bits(t))
+		d.h.Write(d.buf[:])
+	case []any:
+		d.tag('a', len(t))
+		for _, e := range t {
+			if !d.value(e, depth+1) {
+				return false
+			}
+		}
+	case map[string]any:
+		d.tag('o', len(t))
+		names := make([]string, 0, len(t))
+		for k := range t {
+			names = append(names, k)
+		}
+		slices.Sort(names)
+		for _, k := range names {
+			d.str(k)
+			if !d.value(t[k], depth+1) {
+				return false
+			}
+		}
+	default:
+		return false
+	}
+	return true
+}
+
+// allOn reports whether every one of checks was asked for.
+func allOn(r *recorder, checks ...Check) bool {
+	for _, c := range checks {
+		if !r.on(c) {
+			return false
+		}
+	}
+	return true
+}
