@@ -23,7 +23,8 @@ func TestChallenges(t *testing.T) {
 		wantErr(t, s.CreateChallenge(ctx, &store.Challenge{ID: "y", CreatedAt: now, ExpiresAt: now.Add(-time.Second)}), store.ErrChallengeInvalid)
 
 		c, err := s.ChallengeByID(ctx, id)
-		if err != nil || c.Domain != "https://rp.example" || c.UsedAt != nil {
+		if err != nil || c.ID != id || c.Domain != "https://rp.example" || c.UsedAt != nil ||
+			c.ExpiresAt.Sub(now.Add(time.Minute)).Abs() > time.Millisecond || c.CreatedAt.IsZero() {
 			t.Fatalf("ChallengeByID: %+v %v", c, err)
 		}
 		_, err = s.ChallengeByID(ctx, store.ChallengeID("never issued"))
