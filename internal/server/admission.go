@@ -2,6 +2,7 @@ package server
 
 import (
 	"runtime"
+	"sync"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,6 +21,9 @@ const DefaultVerifyConcurrencyPerCPU = 4
 // requests are worked on at once; the others wait, in arrival order as the
 // Go scheduler allows, before their body is read. 0 (the default) means
 // DefaultVerifyConcurrencyPerCPU × GOMAXPROCS; a negative n means no bound.
+//
+// A verification gives its slot back once its result is computed, before
+// it waits for its audit event to be committed (see releaseAdmission).
 //
 // Without a bound, N open connections are N verifications in flight, each
 // holding its decoded document, JSON-LD state and database connection: with
@@ -85,8 +89,28 @@ func (a *admission) middleware() gin.HandlerFunc {
 				return
 			}
 		}
-		defer func() { <-a.slots }()
+		var once sync.Once
+		release := func() { once.Do(func() { <-a.slots }) }
+		c.Set(admissionReleaseKey, release)
+		defer release()
 		c.Next()
+	}
+}
+
+// admissionReleaseKey holds, in the gin context of an admitted request, the
+// function that gives its slot back.
+const admissionReleaseKey = "agentid.admission.release"
+
+// releaseAdmission gives the request's slot back before the handler is
+// done: a verification gives it back once its result is computed, before it
+// waits for its audit event to be committed. Commits are shared (group
+// commit), so the more verifications wait on one, the fewer commits: a slot
+// held through that wait would cap every group at the bound.
+func releaseAdmission(c *gin.Context) {
+	if f, ok := c.Get(admissionReleaseKey); ok {
+		if release, ok := f.(func()); ok {
+			release()
+		}
 	}
 }
 

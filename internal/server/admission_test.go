@@ -134,3 +134,54 @@ func gaugeValue(t *testing.T, g prometheus.Gauge) float64 {
 	}
 	return m.GetGauge().GetValue()
 }
+
+// A handler that gives its slot back early (a verification before it waits
+// for its audit commit) lets the next request in while it is still running.
+func TestAdmissionReleasedEarly(t *testing.T) {
+	a, err := newAdmission(1, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	entered, hold := make(chan string, 2), make(chan struct{})
+	e.POST("/verify", a.middleware(), func(c *gin.Context) {
+		entered <- c.Query("n")
+		releaseAdmission(c)
+		releaseAdmission(c) // twice is once
+		if c.Query("n") == "1" {
+			<-hold
+		}
+		c.Status(http.StatusOK)
+	})
+	go e.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/verify?n=1", nil))
+	if n := <-entered; n != "1" {
+		t.Fatalf("entered %s", n)
+	}
+	done := make(chan int)
+	go func() {
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/verify?n=2", nil))
+		done <- rec.Code
+	}()
+	select {
+	case n := <-entered:
+		if n != "2" {
+			t.Fatalf("entered %s", n)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the second request did not get in after the first gave its slot back")
+	}
+	if code := <-done; code != http.StatusOK {
+		t.Fatalf("second: %d", code)
+	}
+	close(hold)
+	// The slot is free again: exactly one was taken and given back per request.
+	deadline := time.Now().Add(5 * time.Second)
+	for len(a.slots) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d slots still taken", len(a.slots))
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

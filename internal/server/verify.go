@@ -321,6 +321,7 @@ func (s *Server) verify(presentation bool) gin.HandlerFunc {
 		if res.Verified {
 			ev.Decision = verifier.DecisionVerified
 		}
+		releaseAdmission(c)
 		if _, err := vc.audit.Record(ctx, ev); err != nil {
 			s.writeProblem(c, problem.Unavailable("the audit event could not be recorded, so the "+kind+" is not reported as verified").WithCause(err))
 			return
