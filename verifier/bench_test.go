@@ -241,7 +241,9 @@ func BenchmarkDataIntegrityCredential(b *testing.B) {
 		if res := bc.v.VerifyCredential(ctx, vc, Options{}); !res.Verified {
 			b.Fatalf("not verified: %s", dump(res))
 		}
-		b.Run(bc.name, func(b *testing.B) { timedVerify(b, func() *Result { return bc.v.VerifyCredential(ctx, vc, Options{}) }) })
+		b.Run(bc.name, func(b *testing.B) {
+			timedVerify(b, func() *Result { return bc.v.VerifyCredential(ctx, vc, Options{}) })
+		})
 	}
 }
 
