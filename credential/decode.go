@@ -5,9 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"unicode"
-	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/agentid/agentid/internal/jsonvalue"
 )
 
 // Limits on the documents this package decodes. They keep a hostile document
@@ -33,11 +33,11 @@ const (
 // Errors are *ValidationError values whose pointer names where reading
 // stopped.
 //
-// Every verify request goes through here, so the work is split in two: a
-// single-pass byte scanner (scanObject) builds the document, and only when it
-// refuses the input does the encoding/json token reader (decodeTokens) read
-// it again, to say why in the words and at the pointer callers have always
-// seen. The scanner accepts exactly what the token reader accepts and builds
+// Every verify request goes through here, so the work is split in two:
+// jsonvalue's single-pass decoder (scanObject) builds the document, and only
+// when it refuses the input does the encoding/json token reader
+// (decodeTokens) read it again, to say why in the words and at the pointer
+// callers have always seen. The scanner accepts exactly what the token reader accepts and builds
 // the same values (decode_test.go checks both, differentially and by
 // fuzzing); a refusal costs one more pass, bounded by MaxDocumentBytes.
 func DecodeObject(data []byte) (map[string]any, error) {
@@ -164,361 +164,26 @@ func jsonReason(err error) string {
 	return err.Error()
 }
 
-// scanObject is DecodeObject's fast path: one pass over data (valid UTF-8,
-// at most MaxDocumentBytes) that builds the document as decodeTokens would,
-// or reports false for anything decodeTokens refuses (then decodeTokens
-// says why). Strings are unescaped as encoding/json does (a lone surrogate
-// escape becomes U+FFFD), numbers are json.Number of their literal text, an
-// empty array is a non-nil []any.
+// scanObject is DecodeObject's fast path: jsonvalue's one-pass decoder,
+// which accepts exactly what decodeTokens accepts and builds the same
+// document, or reports false for anything decodeTokens refuses (then
+// decodeTokens says why). data is valid UTF-8 of at most MaxDocumentBytes.
 func scanObject(data []byte) (map[string]any, bool) {
-	s := scanner{data: data}
-	s.space()
-	if s.i >= len(s.data) || s.data[s.i] != '{' {
+	v, err := scanner.Decode(data)
+	if err != nil {
 		return nil, false
 	}
-	s.i++
-	m, ok := s.object(1)
-	if !ok {
-		return nil, false
-	}
-	s.space()
-	return m, s.i == len(s.data)
+	m, ok := v.(map[string]any)
+	return m, ok
 }
 
-// scanner reads one document. Members and elements of the containers being
-// read wait on stack, so that each map and slice is made once at its final
-// size.
-type scanner struct {
-	data  []byte
-	i     int
-	stack []member
-	buf   []byte // unescaped string being built
-}
-
-type member struct {
-	key string
-	val any
-}
-
-func (s *scanner) space() {
-	for s.i < len(s.data) {
-		switch s.data[s.i] {
-		case ' ', '\t', '\n', '\r':
-			s.i++
-		default:
-			return
-		}
-	}
-}
-
-// object reads the members of an object whose '{' has been read, at
-// nesting depth depth (the document object is depth 1).
-func (s *scanner) object(depth int) (map[string]any, bool) {
-	base := len(s.stack)
-	s.space()
-	if s.i < len(s.data) && s.data[s.i] == '}' {
-		s.i++
-		return map[string]any{}, true
-	}
-	for {
-		s.space()
-		if s.i >= len(s.data) || s.data[s.i] != '"' {
-			return nil, false
-		}
-		k, ok := s.key()
-		if !ok {
-			return nil, false
-		}
-		s.space()
-		if s.i >= len(s.data) || s.data[s.i] != ':' {
-			return nil, false
-		}
-		s.i++
-		v, ok := s.value(depth)
-		if !ok {
-			return nil, false
-		}
-		s.stack = append(s.stack, member{key: k, val: v})
-		s.space()
-		if s.i >= len(s.data) {
-			return nil, false
-		}
-		c := s.data[s.i]
-		s.i++
-		if c == '}' {
-			break
-		}
-		if c != ',' {
-			return nil, false
-		}
-	}
-	members := s.stack[base:]
-	m := make(map[string]any, len(members))
-	for _, e := range members {
-		m[e.key] = e.val
-	}
-	clear(members) // let the collector have what the stack no longer holds
-	s.stack = s.stack[:base]
-	// A key seen twice leaves the map short of a member.
-	return m, len(m) == len(members)
-}
-
-// array reads the elements of an array whose '[' has been read, at depth
-// depth.
-func (s *scanner) array(depth int) ([]any, bool) {
-	base := len(s.stack)
-	s.space()
-	if s.i < len(s.data) && s.data[s.i] == ']' {
-		s.i++
-		return []any{}, true
-	}
-	for {
-		v, ok := s.value(depth)
-		if !ok {
-			return nil, false
-		}
-		s.stack = append(s.stack, member{val: v})
-		s.space()
-		if s.i >= len(s.data) {
-			return nil, false
-		}
-		c := s.data[s.i]
-		s.i++
-		if c == ']' {
-			break
-		}
-		if c != ',' {
-			return nil, false
-		}
-	}
-	elems := s.stack[base:]
-	a := make([]any, len(elems))
-	for i, e := range elems {
-		a[i] = e.val
-	}
-	clear(elems)
-	s.stack = s.stack[:base]
-	return a, true
-}
-
-// value reads one value inside a container at depth depth.
-func (s *scanner) value(depth int) (any, bool) {
-	s.space()
-	if s.i >= len(s.data) {
-		return nil, false
-	}
-	switch c := s.data[s.i]; c {
-	case '{', '[':
-		if depth+1 > MaxDepth {
-			return nil, false
-		}
-		s.i++
-		if c == '{' {
-			m, ok := s.object(depth + 1)
-			return m, ok
-		}
-		a, ok := s.array(depth + 1)
-		return a, ok
-	case '"':
-		start, end, escaped, ok := s.str()
-		if !ok {
-			return nil, false
-		}
-		if !escaped {
-			if v, ok := internedValues[string(s.data[start:end])]; ok {
-				return v, true
-			}
-			return string(s.data[start:end]), true
-		}
-		return s.unquote(start, end), true
-	case 't':
-		return true, s.literal("true")
-	case 'f':
-		return false, s.literal("false")
-	case 'n':
-		return nil, s.literal("null")
-	default:
-		return s.number()
-	}
-}
-
-// key reads an object key (the '"' is next).
-func (s *scanner) key() (string, bool) {
-	start, end, escaped, ok := s.str()
-	if !ok {
-		return "", false
-	}
-	if !escaped {
-		if k, ok := internedKeys[string(s.data[start:end])]; ok {
-			return k, true
-		}
-		return string(s.data[start:end]), true
-	}
-	return s.unquote(start, end), true
-}
-
-// str checks the string literal at s.i and moves past it: its contents are
-// data[start:end]; escaped reports a backslash among them.
-func (s *scanner) str() (start, end int, escaped, ok bool) {
-	s.i++ // the opening quote
-	start = s.i
-	for s.i < len(s.data) {
-		c := s.data[s.i]
-		switch {
-		case c == '"':
-			end = s.i
-			s.i++
-			return start, end, escaped, true
-		case c < 0x20:
-			return 0, 0, false, false
-		case c == '\\':
-			escaped = true
-			if s.i+1 >= len(s.data) {
-				return 0, 0, false, false
-			}
-			switch s.data[s.i+1] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				s.i += 2
-			case 'u':
-				if hex4(s.data[s.i+2:]) < 0 {
-					return 0, 0, false, false
-				}
-				s.i += 6
-			default:
-				return 0, 0, false, false
-			}
-		default:
-			s.i++
-		}
-	}
-	return 0, 0, false, false
-}
-
-// unquote is the text of the checked string literal contents data[start:
-// end], escapes replaced the way encoding/json replaces them.
-func (s *scanner) unquote(start, end int) string {
-	b := s.buf[:0]
-	in := s.data[start:end]
-	for i := 0; i < len(in); {
-		c := in[i]
-		if c != '\\' {
-			b = append(b, c)
-			i++
-			continue
-		}
-		switch in[i+1] {
-		case 'b':
-			b = append(b, '\b')
-		case 'f':
-			b = append(b, '\f')
-		case 'n':
-			b = append(b, '\n')
-		case 'r':
-			b = append(b, '\r')
-		case 't':
-			b = append(b, '\t')
-		case 'u':
-			r := rune(hex4(in[i+2:]))
-			i += 6
-			if utf16.IsSurrogate(r) {
-				// A valid pair is one rune; anything else is U+FFFD
-				// for the first half, and what follows is read on.
-				if i+1 < len(in) && in[i] == '\\' && in[i+1] == 'u' {
-					if r2 := hex4(in[i+2:]); r2 >= 0 {
-						if d := utf16.DecodeRune(r, rune(r2)); d != unicode.ReplacementChar {
-							b = utf8.AppendRune(b, d)
-							i += 6
-							continue
-						}
-					}
-				}
-				r = unicode.ReplacementChar
-			}
-			b = utf8.AppendRune(b, r)
-			continue
-		default: // '"', '\\', '/'
-			b = append(b, in[i+1])
-		}
-		i += 2
-	}
-	s.buf = b
-	return string(b)
-}
-
-// hex4 is the value of the four hex digits that start b, or -1.
-func hex4(b []byte) int {
-	if len(b) < 4 {
-		return -1
-	}
-	r := 0
-	for _, c := range b[:4] {
-		switch {
-		case '0' <= c && c <= '9':
-			c -= '0'
-		case 'a' <= c && c <= 'f':
-			c = c - 'a' + 10
-		case 'A' <= c && c <= 'F':
-			c = c - 'A' + 10
-		default:
-			return -1
-		}
-		r = r<<4 | int(c)
-	}
-	return r
-}
-
-func (s *scanner) literal(word string) bool {
-	if len(s.data)-s.i < len(word) || string(s.data[s.i:s.i+len(word)]) != word {
-		return false
-	}
-	s.i += len(word)
-	return true
-}
-
-// number reads a number literal (RFC 8259 grammar) as a json.Number.
-func (s *scanner) number() (any, bool) {
-	d, start := s.data, s.i
-	i := s.i
-	if i < len(d) && d[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(d) && d[i] == '0':
-		i++
-	case i < len(d) && '1' <= d[i] && d[i] <= '9':
-		i = digits(d, i+1)
-	default:
-		return nil, false
-	}
-	if i < len(d) && d[i] == '.' {
-		j := digits(d, i+1)
-		if j == i+1 {
-			return nil, false
-		}
-		i = j
-	}
-	if i < len(d) && (d[i] == 'e' || d[i] == 'E') {
-		i++
-		if i < len(d) && (d[i] == '+' || d[i] == '-') {
-			i++
-		}
-		j := digits(d, i)
-		if j == i {
-			return nil, false
-		}
-		i = j
-	}
-	s.i = i
-	return json.Number(d[start:i]), true
-}
-
-// digits is the index of the first non-digit at or after i.
-func digits(d []byte, i int) int {
-	for i < len(d) && '0' <= d[i] && d[i] <= '9' {
-		i++
-	}
-	return i
-}
+// scanner is the decoder scanObject uses. Its depth count is decodeTokens's:
+// the document object is the first of MaxDepth containers. Each string is
+// an allocation of its own, not a substring of a copy of the input, so that
+// a string a cache keeps (an issuer DID, say) does not keep a whole
+// document of up to MaxDocumentBytes alive; the strings credentials repeat
+// are interned instead.
+var scanner = &jsonvalue.Decoder{MaxDepth: MaxDepth, Keys: internedKeys, Values: internedValues}
 
 // internedKeys and internedValues hold the keys and string values most
 // credentials and presentations repeat, so that reading them allocates

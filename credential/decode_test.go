@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/agentid/agentid/internal/jsonvalue"
 )
 
 // decodeCases are inputs on which DecodeObject's scanner must agree with
@@ -187,6 +189,22 @@ func BenchmarkDecodeObject(b *testing.B) {
 			}
 		}
 	})
+	// The same decoder without the interning tables, and sharing one copy
+	// of the input as sdjwt does: what those choices cost or save.
+	for name, dec := range map[string]*jsonvalue.Decoder{
+		"no-intern": {MaxDepth: MaxDepth},
+		"shared":    {MaxDepth: MaxDepth, ShareInput: true},
+	} {
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(doc)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := dec.Decode(doc); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 	b.Run("tokens", func(b *testing.B) {
 		b.SetBytes(int64(len(doc)))
 		b.ReportAllocs()

@@ -4,8 +4,8 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
-	"sync"
 
+	"github.com/agentid/agentid/internal/boundedcache"
 	"github.com/agentid/agentid/keys"
 )
 
@@ -20,12 +20,7 @@ const multikeyCacheSize = 4096
 // over and over. A Multikey decodes to the same key every time (the string
 // is the key), so the cache can only return what decoding would; failures
 // are not cached, so a bad string is decoded, and rejected, every time.
-var multikeys = &multikeyCache{entries: make(map[string]multikeyEntry)}
-
-type multikeyCache struct {
-	mu      sync.RWMutex
-	entries map[string]multikeyEntry
-}
+var multikeys = boundedcache.New[string, multikeyEntry](multikeyCacheSize)
 
 // multikeyEntry is a parsed Multikey.
 type multikeyEntry struct {
@@ -35,14 +30,14 @@ type multikeyEntry struct {
 
 // decodeMultikey is keys.DecodeMultikey through the cache.
 func decodeMultikey(s string) (keys.KeyType, crypto.PublicKey, error) {
-	if e, ok := multikeys.get(s); ok {
+	if e, ok := multikeys.Get(s); ok {
 		return e.typ, ownCopy(e.pub), nil
 	}
 	typ, pub, err := keys.DecodeMultikey(s)
 	if err != nil {
 		return "", nil, err
 	}
-	multikeys.put(s, multikeyEntry{typ: typ, pub: ownCopy(pub)})
+	multikeys.Put(s, multikeyEntry{typ: typ, pub: ownCopy(pub)})
 	return typ, pub, nil
 }
 
@@ -62,36 +57,4 @@ func ownCopy(pub crypto.PublicKey) crypto.PublicKey {
 		return &c
 	}
 	return pub
-}
-
-func (c *multikeyCache) get(s string) (multikeyEntry, bool) {
-	c.mu.RLock()
-	e, ok := c.entries[s]
-	c.mu.RUnlock()
-	return e, ok
-}
-
-// put adds an entry; when the cache is full it first drops an arbitrary
-// one (map iteration order), which keeps it bounded without the locking
-// that recency tracking would add to every hit.
-func (c *multikeyCache) put(s string, e multikeyEntry) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.entries[s]; ok {
-		return
-	}
-	if len(c.entries) >= multikeyCacheSize {
-		for k := range c.entries {
-			delete(c.entries, k)
-			break
-		}
-	}
-	c.entries[s] = e
-}
-
-// len returns the number of cached keys (for tests).
-func (c *multikeyCache) len() int {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return len(c.entries)
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/agentid/agentid/internal/boundedcache"
 	"github.com/agentid/agentid/keys"
 )
 
@@ -30,7 +31,7 @@ func TestMultikeyCacheSameAsDecode(t *testing.T) {
 				t.Fatalf("%s call %d: %s %v %v, want %s %v", typ, i, gotTyp, got, err, wantTyp, want)
 			}
 		}
-		if _, ok := multikeys.get(mb); !ok {
+		if _, ok := multikeys.Get(mb); !ok {
 			t.Errorf("%s: not cached", typ)
 		}
 	}
@@ -73,7 +74,7 @@ func TestMultikeyCacheErrors(t *testing.T) {
 	bad := []string{"", "z", "x" + mb[1:], mb + "1", mb[:len(mb)-1], strings.Replace(mb, mb[5:6], "0", 1),
 		multikeyDID(t, codec(0x1200), notOnCurve(t, elliptic.P256()))[len("did:key:"):]}
 	for _, s := range bad {
-		before := multikeys.len()
+		before := multikeys.Len()
 		for range 2 {
 			_, _, err := decodeMultikey(s)
 			_, _, want := keys.DecodeMultikey(s)
@@ -83,11 +84,11 @@ func TestMultikeyCacheErrors(t *testing.T) {
 			if err == nil {
 				continue // a different, valid key
 			}
-			if _, ok := multikeys.get(s); ok {
+			if _, ok := multikeys.Get(s); ok {
 				t.Fatalf("%q: failure cached", s)
 			}
 		}
-		if multikeys.len() > before+1 {
+		if multikeys.Len() > before+1 {
 			t.Fatalf("%q grew the cache by more than one entry", s)
 		}
 	}
@@ -126,11 +127,11 @@ func TestMultikeyCacheBoundedConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 
-	c := &multikeyCache{entries: map[string]multikeyEntry{}}
+	c := boundedcache.New[string, multikeyEntry](multikeyCacheSize)
 	for i := range multikeyCacheSize + 10 {
-		c.put(fmt.Sprint(i), multikeyEntry{typ: keys.Ed25519, pub: ed25519.PublicKey(make([]byte, 32))})
+		c.Put(fmt.Sprint(i), multikeyEntry{typ: keys.Ed25519, pub: ed25519.PublicKey(make([]byte, 32))})
 	}
-	if got := c.len(); got != multikeyCacheSize {
+	if got := c.Len(); got != multikeyCacheSize {
 		t.Fatalf("cache holds %d keys, bound %d", got, multikeyCacheSize)
 	}
 }

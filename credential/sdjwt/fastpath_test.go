@@ -107,10 +107,7 @@ func TestHolderKeyCache(t *testing.T) {
 		if _, err := r.HolderDID(); !errors.Is(err, ErrNoHolderKey) {
 			t.Fatalf("HolderDID of a bad key: %v", err)
 		}
-		holderKeys.mu.RLock()
-		_, cached := holderKeys.entries[jwkCoords{j.Kty, j.Crv, j.X, other.Y}]
-		holderKeys.mu.RUnlock()
-		if cached {
+		if _, cached := holderKeys.Get(jwkCoords{j.Kty, j.Crv, j.X, other.Y}); cached {
 			t.Fatal("a JWK that does not parse was cached")
 		}
 	}

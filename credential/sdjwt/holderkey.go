@@ -5,9 +5,9 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"fmt"
-	"sync"
 
 	"github.com/agentid/agentid/didmethods"
+	"github.com/agentid/agentid/internal/boundedcache"
 	"github.com/agentid/agentid/keys"
 )
 
@@ -23,7 +23,7 @@ const holderKeyCacheSize = 4096
 // only return what parsing would; JWKs that fail to parse are not cached.
 // In Verify only the cnf of an SD-JWT whose issuer signature verified gets
 // here.
-var holderKeys = &holderKeyCache{entries: make(map[jwkCoords]holderKeyEntry)}
+var holderKeys = boundedcache.New[jwkCoords, holderKeyEntry](holderKeyCacheSize)
 
 // jwkCoords are the members of a public JWK that make its key.
 type jwkCoords struct{ kty, crv, x, y string }
@@ -33,48 +33,22 @@ type holderKeyEntry struct {
 	did string // empty when the key has no did:key
 }
 
-type holderKeyCache struct {
-	mu      sync.RWMutex
-	entries map[jwkCoords]holderKeyEntry
-}
-
 // holderKey returns j.PublicKey() (j has no private part) and the did:key
 // of that key ("" when it has none), through the cache. The key is the
 // caller's own copy (see ownCopy).
 func holderKey(j *keys.JWK) (crypto.PublicKey, string, error) {
 	k := jwkCoords{j.Kty, j.Crv, j.X, j.Y}
-	holderKeys.mu.RLock()
-	e, ok := holderKeys.entries[k]
-	holderKeys.mu.RUnlock()
-	if ok {
+	if e, ok := holderKeys.Get(k); ok {
 		return ownCopy(e.pub), e.did, nil
 	}
 	pub, err := j.PublicKey()
 	if err != nil {
 		return nil, "", err
 	}
-	e = holderKeyEntry{pub: ownCopy(pub)}
+	e := holderKeyEntry{pub: ownCopy(pub)}
 	e.did, _ = didmethods.CreateKey(pub)
-	holderKeys.put(k, e)
+	holderKeys.Put(k, e)
 	return pub, e.did, nil
-}
-
-// put adds an entry; when the cache is full it first drops an arbitrary
-// one (map iteration order), which keeps it bounded without the locking
-// that recency tracking would add to every hit.
-func (c *holderKeyCache) put(k jwkCoords, e holderKeyEntry) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.entries[k]; ok {
-		return
-	}
-	if len(c.entries) >= holderKeyCacheSize {
-		for old := range c.entries {
-			delete(c.entries, old)
-			break
-		}
-	}
-	c.entries[k] = e
 }
 
 // ownCopy returns a key that a caller may keep as its own: a new

@@ -1,6 +1,7 @@
 // Package jsonvalue holds the small operations every package needs on
 // decoded JSON trees (map[string]any, []any and scalars): deep copies and
-// reading a member that may be one string or an array of strings.
+// reading a member that may be one string or an array of strings, and the
+// strict one-pass decoder (Decode) that builds them from untrusted input.
 package jsonvalue
 
 // Clone returns a deep copy of a decoded JSON value: maps and slices are
