@@ -2,8 +2,6 @@ package didmethods
 
 import (
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
 
 	"github.com/agentid/agentid/internal/boundedcache"
 	"github.com/agentid/agentid/keys"
@@ -31,30 +29,12 @@ type multikeyEntry struct {
 // decodeMultikey is keys.DecodeMultikey through the cache.
 func decodeMultikey(s string) (keys.KeyType, crypto.PublicKey, error) {
 	if e, ok := multikeys.Get(s); ok {
-		return e.typ, ownCopy(e.pub), nil
+		return e.typ, keys.ClonePublicKey(e.pub), nil
 	}
 	typ, pub, err := keys.DecodeMultikey(s)
 	if err != nil {
 		return "", nil, err
 	}
-	multikeys.Put(s, multikeyEntry{typ: typ, pub: ownCopy(pub)})
+	multikeys.Put(s, multikeyEntry{typ: typ, pub: keys.ClonePublicKey(pub)})
 	return typ, pub, nil
-}
-
-// ownCopy returns a key that a caller may keep as its own: a new
-// ed25519.PublicKey slice, a new *ecdsa.PublicKey struct, so that a caller
-// that changes the slice or the struct's fields changes nothing for the
-// next one. The ECDSA coordinates are shared: crypto/ecdsa never writes
-// them, their doc deprecates changing them and nothing in agentid does.
-// *ecdh.PublicKey and *secp256k1.PublicKey are immutable and shared as
-// they are.
-func ownCopy(pub crypto.PublicKey) crypto.PublicKey {
-	switch k := pub.(type) {
-	case ed25519.PublicKey:
-		return append(ed25519.PublicKey(nil), k...)
-	case *ecdsa.PublicKey:
-		c := *k
-		return &c
-	}
-	return pub
 }

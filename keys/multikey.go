@@ -222,3 +222,21 @@ func X25519FromEd25519(pub ed25519.PublicKey) (*ecdh.PublicKey, error) {
 	}
 	return x, nil
 }
+
+// ClonePublicKey returns a public key that a caller may keep as its own: a
+// new ed25519.PublicKey slice, a new *ecdsa.PublicKey struct, so that a
+// caller that changes the slice or the struct's fields changes nothing for
+// whoever holds pub (caches of parsed keys hand out clones). The ECDSA
+// coordinates are shared: crypto/ecdsa never writes them, their doc
+// deprecates changing them and nothing in agentid does. *ecdh.PublicKey
+// and *secp256k1.PublicKey are immutable and returned as they are.
+func ClonePublicKey(pub crypto.PublicKey) crypto.PublicKey {
+	switch k := pub.(type) {
+	case ed25519.PublicKey:
+		return append(ed25519.PublicKey(nil), k...)
+	case *ecdsa.PublicKey:
+		c := *k
+		return &c
+	}
+	return pub
+}

@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
@@ -429,4 +431,28 @@ func BenchmarkVerify(b *testing.B) {
 			}
 		}
 	})
+}
+
+func TestClonePublicKey(t *testing.T) {
+	edPub, _, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edClone := keys.ClonePublicKey(edPub).(ed25519.PublicKey)
+	edClone[0] ^= 0xff
+	if edPub[0] == edClone[0] {
+		t.Fatal("changing the Ed25519 clone changed the original")
+	}
+	ecPriv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecClone := keys.ClonePublicKey(&ecPriv.PublicKey).(*ecdsa.PublicKey)
+	if ecClone == &ecPriv.PublicKey || !ecClone.Equal(&ecPriv.PublicKey) {
+		t.Fatal("the ECDSA clone is the same struct, or not an equal key")
+	}
+	ecClone.Curve = elliptic.P384()
+	if ecPriv.PublicKey.Curve != elliptic.P256() {
+		t.Fatal("changing the ECDSA clone changed the original")
+	}
 }

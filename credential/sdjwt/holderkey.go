@@ -2,8 +2,6 @@ package sdjwt
 
 import (
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
 	"fmt"
 
 	"github.com/agentid/agentid/didmethods"
@@ -35,37 +33,20 @@ type holderKeyEntry struct {
 
 // holderKey returns j.PublicKey() (j has no private part) and the did:key
 // of that key ("" when it has none), through the cache. The key is the
-// caller's own copy (see ownCopy).
+// caller's own copy (see keys.ClonePublicKey).
 func holderKey(j *keys.JWK) (crypto.PublicKey, string, error) {
 	k := jwkCoords{j.Kty, j.Crv, j.X, j.Y}
 	if e, ok := holderKeys.Get(k); ok {
-		return ownCopy(e.pub), e.did, nil
+		return keys.ClonePublicKey(e.pub), e.did, nil
 	}
 	pub, err := j.PublicKey()
 	if err != nil {
 		return nil, "", err
 	}
-	e := holderKeyEntry{pub: ownCopy(pub)}
+	e := holderKeyEntry{pub: keys.ClonePublicKey(pub)}
 	e.did, _ = didmethods.CreateKey(pub)
 	holderKeys.Put(k, e)
 	return pub, e.did, nil
-}
-
-// ownCopy returns a key that a caller may keep as its own: a new
-// ed25519.PublicKey slice, a new *ecdsa.PublicKey struct, so that a caller
-// that changes the slice or the struct's fields changes nothing for the
-// next one. The ECDSA coordinates are shared: crypto/ecdsa never writes
-// them, their doc deprecates changing them and nothing in agentid does.
-// Other key types (*ecdh.PublicKey, *secp256k1.PublicKey) are immutable.
-func ownCopy(pub crypto.PublicKey) crypto.PublicKey {
-	switch k := pub.(type) {
-	case ed25519.PublicKey:
-		return append(ed25519.PublicKey(nil), k...)
-	case *ecdsa.PublicKey:
-		c := *k
-		return &c
-	}
-	return pub
 }
 
 // HolderDID returns the did:key of the key in r.HolderJWK, the cnf.jwk
