@@ -24,8 +24,7 @@ const (
 
 // verifyEmbedded runs the credential checks on a credential secured by an
 // embedded proof, and returns what it learned about it. purpose overrides
-// the expected proof purpose (assertionMethod when empty). It returns the
-// controllers of the proof keys that verified, for holder binding.
+// the expected proof purpose (assertionMethod when empty).
 func (v *Verifier) verifyEmbedded(ctx context.Context, r *recorder, doc map[string]any, purpose string) *CredentialFacts {
 	c := credential.NewCredential(doc)
 	facts := embeddedFacts(c)
@@ -40,11 +39,11 @@ func (v *Verifier) verifyEmbedded(ctx context.Context, r *recorder, doc map[stri
 		key, remember = documentDigest(purpose, doc)
 	}
 	if remember {
-		if known, ok := v.verified.get(key); ok {
+		if schemaOK, ok := v.verified.get(key); ok {
 			for _, check := range documentChecks {
 				r.pass(check)
 			}
-			v.policyKnown(ctx, r, c, known.schemaOK, func() { v.verified.put(key, verifiedDoc{controllers: known.controllers, schemaOK: true}) })
+			v.policyKnown(ctx, r, c, schemaOK, func() { v.verified.put(key, true) })
 			return facts
 		}
 	}
@@ -59,8 +58,8 @@ func (v *Verifier) verifyEmbedded(ctx context.Context, r *recorder, doc map[stri
 	controllers := v.embeddedProofs(ctx, r, doc, c.Proofs(), purpose, "credential")
 	v.issuerController(r, issuer, controllers)
 	if remember && len(controllers) > 0 && len(r.res.Errors) == errs && len(r.res.Warnings) == warns {
-		v.verified.put(key, verifiedDoc{controllers: controllers})
-		v.policyKnown(ctx, r, c, false, func() { v.verified.put(key, verifiedDoc{controllers: controllers, schemaOK: true}) })
+		v.verified.put(key, false)
+		v.policyKnown(ctx, r, c, false, func() { v.verified.put(key, true) })
 		return facts
 	}
 	v.policy(ctx, r, c)

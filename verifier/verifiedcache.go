@@ -44,16 +44,9 @@ func WithVerifiedCache(size int) Option {
 	return func(v *Verifier) { v.verified = newVerifiedCache(size) }
 }
 
-// verifiedDoc is what is remembered of a credential that passed.
-type verifiedDoc struct {
-	// controllers are the controllers of its proof keys.
-	controllers []string
-	// schemaOK is set once the credential also passed the schema check.
-	schemaOK bool
-}
-
-// verifiedCache is a bounded least-recently-used map from document digest
-// to verifiedDoc; a nil *verifiedCache remembers nothing.
+// verifiedCache is a bounded least-recently-used set of the digests of
+// credentials that passed the document checks, each with whether it also
+// passed the schema check; a nil *verifiedCache remembers nothing.
 type verifiedCache struct {
 	mu    sync.Mutex
 	size  int
@@ -62,8 +55,8 @@ type verifiedCache struct {
 }
 
 type verifiedEntry struct {
-	key [sha256.Size]byte
-	doc verifiedDoc
+	key      [sha256.Size]byte
+	schemaOK bool
 }
 
 func newVerifiedCache(size int) *verifiedCache {
@@ -73,38 +66,35 @@ func newVerifiedCache(size int) *verifiedCache {
 	return &verifiedCache{size: size, order: list.New(), byKey: map[[sha256.Size]byte]*list.Element{}}
 }
 
-// get returns a copy of what is remembered under key.
-func (c *verifiedCache) get(key [sha256.Size]byte) (verifiedDoc, bool) {
+// get reports whether key is remembered, and whether its credential also
+// passed the schema check.
+func (c *verifiedCache) get(key [sha256.Size]byte) (schemaOK, ok bool) {
 	if c == nil {
-		return verifiedDoc{}, false
+		return false, false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.byKey[key]
 	if !ok {
-		return verifiedDoc{}, false
+		return false, false
 	}
 	c.order.MoveToFront(e)
-	d := e.Value.(*verifiedEntry).doc
-	d.controllers = slices.Clone(d.controllers)
-	return d, true
+	return e.Value.(*verifiedEntry).schemaOK, true
 }
 
-// put remembers doc under key, forgetting the least recently used entry
-// when full.
-func (c *verifiedCache) put(key [sha256.Size]byte, doc verifiedDoc) {
+// put remembers key, forgetting the least recently used entry when full.
+func (c *verifiedCache) put(key [sha256.Size]byte, schemaOK bool) {
 	if c == nil {
 		return
 	}
-	doc.controllers = slices.Clone(doc.controllers)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.byKey[key]; ok {
-		e.Value.(*verifiedEntry).doc = doc
+		e.Value.(*verifiedEntry).schemaOK = schemaOK
 		c.order.MoveToFront(e)
 		return
 	}
-	c.byKey[key] = c.order.PushFront(&verifiedEntry{key: key, doc: doc})
+	c.byKey[key] = c.order.PushFront(&verifiedEntry{key: key, schemaOK: schemaOK})
 	for c.order.Len() > c.size {
 		last := c.order.Back()
 		c.order.Remove(last)
