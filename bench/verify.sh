@@ -30,7 +30,7 @@
 #
 # Usage: bench/verify.sh [--database postgres://...] [--duration 10s (seconds only)]
 #                        [--conns "1 2 4 8 16 32 64"] [--scenarios "eddsa eddsa+status sdjwt vp"]
-#                        [--port 18181]
+#                        [--port 18181] [--open-rate N (open loop at N/s instead of half the saturation)]
 # Environment: GOMEMLIMIT, GOGC are passed to the server (e.g.
 # GOMEMLIMIT=16MiB); AGENTID_BIN runs that agentid binary instead of
 # building one. Needs go, wrk, curl, jq (and psql with --database).
@@ -43,6 +43,7 @@ duration=10s
 conns="1 2 4 8 16 32 64"
 scenarios="eddsa eddsa+status sdjwt vp"
 port=18181
+open_rate=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --database) database=$2; shift 2 ;;
@@ -50,6 +51,7 @@ while [ $# -gt 0 ]; do
     --conns) conns=$2; shift 2 ;;
     --scenarios) scenarios=$2; shift 2 ;;
     --port) port=$2; shift 2 ;;
+    --open-rate) open_rate=$2; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -193,6 +195,7 @@ for sc in $scenarios; do
     vp) path=/presentations/verify ;;
     *) path=/credentials/verify ;;
   esac
+  [ -n "$open_rate" ] && half=$open_rate
   if [ "$half" -gt 0 ]; then
     before=$(cpu_ticks)
     ol=$("$work/openloop" -url "$url$path" -body "$work/$sc.json" -rate "$half" -duration "$duration" || true)
