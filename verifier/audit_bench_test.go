@@ -2,12 +2,10 @@ package verifier_test
 
 import (
 	"fmt"
-	"log/slog"
 	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -55,21 +53,7 @@ var benchEvent = verifier.Event{
 // benchAuditLog returns an audit log on a fresh database of the driver db,
 // warmed up, and the organization its events belong to in benchEvent.
 func benchAuditLog(b *testing.B, db string, opts ...verifier.AuditOption) *verifier.AuditLog {
-	var dbURL string
-	switch db {
-	case store.DriverSQLite:
-		dbURL = storetest.SQLiteURL(b)
-	default:
-		if os.Getenv(storetest.EnvPostgres) == "" {
-			b.Skip(storetest.EnvPostgres + " is not set")
-		}
-		dbURL = storetest.PostgresURL(b)
-	}
-	st, err := store.Open(b.Context(), dbURL, store.WithLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = st.Close() })
+	st := storetest.ByDriver(b, db)
 	org := &store.Organization{Slug: "acme", Name: "Acme"}
 	if err := st.CreateOrganization(b.Context(), org); err != nil {
 		b.Fatal(err)
@@ -103,7 +87,7 @@ func benchmarkAuditRecord(b *testing.B, log *verifier.AuditLog, goroutines int) 
 		next <- struct{}{}
 	}
 	close(next)
-	cpu0 := processCPU()
+	cpu0 := storetest.ProcessCPU()
 	b.ResetTimer()
 	for range goroutines {
 		wg.Go(func() {
@@ -123,7 +107,7 @@ func benchmarkAuditRecord(b *testing.B, log *verifier.AuditLog, goroutines int) 
 	}
 	wg.Wait()
 	b.StopTimer()
-	cpu := processCPU() - cpu0
+	cpu := storetest.ProcessCPU() - cpu0
 	if firstErr != nil {
 		b.Fatal(firstErr)
 	}
@@ -134,15 +118,6 @@ func benchmarkAuditRecord(b *testing.B, log *verifier.AuditLog, goroutines int) 
 	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/event")
 	b.ReportMetric(pct(0.50), "p50-µs")
 	b.ReportMetric(pct(0.99), "p99-µs")
-}
-
-// processCPU is the user and system CPU time the process has used.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkAuditRecordPaced records events at a fixed rate (open loop), each
@@ -175,7 +150,7 @@ func benchmarkAuditRecordPaced(b *testing.B, log *verifier.AuditLog, rate int, b
 		errOnce  sync.Once
 		firstErr error
 	)
-	cpu0 := processCPU()
+	cpu0 := storetest.ProcessCPU()
 	b.ResetTimer()
 	start := time.Now()
 	for i := range b.N {
@@ -193,7 +168,7 @@ func benchmarkAuditRecordPaced(b *testing.B, log *verifier.AuditLog, rate int, b
 	}
 	wg.Wait()
 	b.StopTimer()
-	cpu := processCPU() - cpu0
+	cpu := storetest.ProcessCPU() - cpu0
 	if firstErr != nil {
 		b.Fatal(firstErr)
 	}

@@ -2,11 +2,8 @@ package store_test
 
 import (
 	"fmt"
-	"log/slog"
-	"os"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -34,21 +31,7 @@ func BenchmarkAppendAudit(b *testing.B) {
 }
 
 func benchmarkAppendAudit(b *testing.B, db string, size, appenders int) {
-	var dbURL string
-	switch db {
-	case store.DriverSQLite:
-		dbURL = storetest.SQLiteURL(b)
-	default:
-		if os.Getenv(storetest.EnvPostgres) == "" {
-			b.Skip(storetest.EnvPostgres + " is not set")
-		}
-		dbURL = storetest.PostgresURL(b)
-	}
-	s, err := store.Open(b.Context(), dbURL, store.WithLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = s.Close() })
+	s := storetest.ByDriver(b, db)
 	org := &store.Organization{Slug: "acme", Name: "Acme"}
 	if err := s.CreateOrganization(b.Context(), org); err != nil {
 		b.Fatal(err)
@@ -57,7 +40,7 @@ func benchmarkAppendAudit(b *testing.B, db string, size, appenders int) {
 		next atomic.Int64
 		wg   sync.WaitGroup
 	)
-	cpu0 := processCPU()
+	cpu0 := storetest.ProcessCPU()
 	start := time.Now()
 	b.ResetTimer()
 	for range appenders {
@@ -79,15 +62,6 @@ func benchmarkAppendAudit(b *testing.B, db string, size, appenders int) {
 	wg.Wait()
 	b.StopTimer()
 	events := float64(b.N * size)
-	b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/events, "cpu-µs/event")
+	b.ReportMetric(float64((storetest.ProcessCPU()-cpu0).Microseconds())/events, "cpu-µs/event")
 	b.ReportMetric(events/time.Since(start).Seconds(), "events/s")
-}
-
-// processCPU is the user and system CPU time the process has used.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -20,6 +20,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -69,6 +70,31 @@ func SQLite(t testing.TB) *store.Store {
 func Postgres(t testing.TB) *store.Store {
 	t.Helper()
 	return open(t, PostgresURL(t))
+}
+
+// ByDriver returns SQLite(t) or Postgres(t) for store.DriverSQLite or
+// store.DriverPostgres.
+func ByDriver(t testing.TB, driver string) *store.Store {
+	t.Helper()
+	switch driver {
+	case store.DriverSQLite:
+		return SQLite(t)
+	case store.DriverPostgres:
+		return Postgres(t)
+	}
+	t.Fatalf("storetest: unknown driver %q", driver)
+	return nil
+}
+
+// ProcessCPU is the user and system CPU time the process has used, for
+// benchmarks that report CPU per operation (the database server's own CPU,
+// for PostgreSQL, is not in it).
+func ProcessCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // SQLiteURL returns the URL of a SQLite file (not yet created) in t.TempDir().
@@ -134,7 +160,14 @@ func open(t testing.TB, dbURL string) *store.Store {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	s, err := store.Open(ctx, dbURL, store.WithLogger(slog.New(slog.NewTextHandler(t.Output(), nil))))
+	// A benchmark prints what it logs, so its migrations are not logged.
+	var log *slog.Logger
+	if _, bench := t.(*testing.B); bench {
+		log = slog.New(slog.DiscardHandler)
+	} else {
+		log = slog.New(slog.NewTextHandler(t.Output(), nil))
+	}
+	s, err := store.Open(ctx, dbURL, store.WithLogger(log))
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
