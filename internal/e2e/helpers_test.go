@@ -25,8 +25,8 @@ import (
 	"testing"
 	"time"
 
-	_ "github.com/glebarez/go-sqlite"  // database/sql driver "sqlite", for tampering
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", for tampering
+	_ "modernc.org/sqlite"             // database/sql driver "sqlite", for tampering
 
 	"github.com/agentid/agentid/credential"
 	"github.com/agentid/agentid/credential/dataintegrity"

@@ -93,3 +93,41 @@ func TestChallengeConsumedOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestSQLiteTimeText checks the text SQLite keeps a time in: databases
+// written by earlier releases hold "2006-01-02 15:04:05.999999999-07:00"
+// in UTC, and SQL compares those texts (expires_at > ?, time filters), so
+// every write must use that layout too, not the driver's default.
+func TestSQLiteTimeText(t *testing.T) {
+	s := storetest.SQLite(t)
+	ctx := t.Context()
+	created := time.Date(2026, 1, 2, 3, 4, 5, 123456000, time.UTC)
+	id := store.ChallengeID("time text")
+	if err := s.CreateChallenge(ctx, &store.Challenge{ID: id, CreatedAt: created, ExpiresAt: created.Add(90 * time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	for column, want := range map[string]string{
+		"created_at": "[2026-01-02 03:04:05.123456+00:00]",
+		"expires_at": "[2026-01-02 03:05:35.123456+00:00]",
+	} {
+		// In brackets: the driver reads a bare date-shaped text back as a
+		// time, whatever layout it was in.
+		got, err := store.QueryString(ctx, s, "SELECT printf('[%s]', "+column+") FROM challenges WHERE id = ?", id)
+		if err != nil || got != want {
+			t.Errorf("%s stored as %q (%v), want %q", column, got, err, want)
+		}
+	}
+	// A time written in that layout by an earlier release reads back.
+	old := store.ChallengeID("written before")
+	if _, err := store.QueryString(ctx, s, "INSERT INTO challenges (id, domain, created_at, expires_at) VALUES (?, '', "+
+		"'2026-01-02 03:04:05.5+00:00', '2999-01-02 03:04:05+00:00') RETURNING id", old); err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.ChallengeByID(ctx, old)
+	if err != nil || !c.CreatedAt.Equal(time.Date(2026, 1, 2, 3, 4, 5, 5e8, time.UTC)) {
+		t.Fatalf("challenge written before: %+v %v", c, err)
+	}
+	if ok, err := s.ConsumeChallenge(ctx, old, time.Now()); err != nil || !ok {
+		t.Fatalf("consume a challenge written before: %v %v", ok, err)
+	}
+}

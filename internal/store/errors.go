@@ -7,10 +7,10 @@ import (
 	"log/slog"
 	"time"
 
-	gosqlite "github.com/glebarez/go-sqlite"
 	"github.com/jackc/pgx/v5/pgconn"
 	"gorm.io/gorm"
 	gormlogger "gorm.io/gorm/logger"
+	moderncsqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
@@ -61,7 +61,7 @@ func isUniqueViolation(err error) bool {
 	if errors.As(err, &pgErr) {
 		return pgErr.Code == pgUniqueViolation
 	}
-	var sqliteErr *gosqlite.Error
+	var sqliteErr *moderncsqlite.Error
 	if errors.As(err, &sqliteErr) {
 		switch sqliteErr.Code() {
 		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
@@ -79,7 +79,7 @@ func isForeignKeyViolation(err error) bool {
 	if errors.As(err, &pgErr) {
 		return pgErr.Code == pgForeignKeyViolation
 	}
-	var sqliteErr *gosqlite.Error
+	var sqliteErr *moderncsqlite.Error
 	if errors.As(err, &sqliteErr) {
 		return sqliteErr.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
 	}

@@ -47,7 +47,7 @@ func typesFor(tx *gorm.DB) sqlTypes {
 	if tx.Dialector.Name() == DriverPostgres {
 		return sqlTypes{timestamp: "TIMESTAMPTZ", bytes: "BYTEA"}
 	}
-	// glebarez/go-sqlite parses columns declared DATETIME back into
+	// The SQLite driver parses columns declared DATETIME back into
 	// time.Time.
 	return sqlTypes{timestamp: "DATETIME", bytes: "BLOB"}
 }

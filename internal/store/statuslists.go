@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"time"
 
-	gosqlite "github.com/glebarez/go-sqlite"
 	"github.com/jackc/pgx/v5/pgconn"
 	"gorm.io/gorm"
+	moderncsqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
@@ -258,7 +258,7 @@ func Retryable(err error) bool {
 	if errors.As(err, &pgErr) {
 		return pgErr.Code == "40P01" || pgErr.Code == "40001"
 	}
-	var sqliteErr *gosqlite.Error
+	var sqliteErr *moderncsqlite.Error
 	if errors.As(err, &sqliteErr) {
 		return sqliteErr.Code()&0xff == sqlite3.SQLITE_BUSY
 	}

@@ -3,8 +3,8 @@
 // verifier and server packages call. It is the only package in agentid that
 // imports gorm.
 //
-// Two databases are supported. SQLite (the pure-Go github.com/glebarez/sqlite
-// driver, no cgo) is the embedded default for a single process; PostgreSQL
+// Two databases are supported. SQLite (the pure-Go modernc.org/sqlite
+// driver, no cgo, through the github.com/libtnb/sqlite gorm dialector) is the embedded default for a single process; PostgreSQL
 // (gorm.io/driver/postgres on pgx) serves many replicas. Every query here is
 // written to behave the same on both, and the tests run on both.
 //
@@ -24,7 +24,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/glebarez/sqlite"
+	sqlite "github.com/libtnb/sqlite"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 )
@@ -66,6 +66,9 @@ type Store struct {
 	// checkpointer checkpoints a SQLite file database's write-ahead log
 	// (nil otherwise).
 	checkpointer *walCheckpointer
+	// stmts holds the SQLite statements run outside gorm prepared (nil on
+	// PostgreSQL and on transaction-scoped Stores).
+	stmts *stmtCache
 }
 
 // Option configures Open.
@@ -190,6 +193,9 @@ func Open(ctx context.Context, dbURL string, opts ...Option) (*Store, error) {
 	if driver == DriverSQLite && !memory {
 		s.checkpointer = startWALCheckpointer(sqlDB, s)
 	}
+	if driver == DriverSQLite {
+		s.stmts = newStmtCache(sqlDB)
+	}
 	return s, nil
 }
 
@@ -229,13 +235,17 @@ func prepareSQLiteFile(path string) error {
 	return nil
 }
 
-// sqliteDSN builds the glebarez/go-sqlite DSN. The pragmas run on every new
+// sqliteDSN builds the modernc.org/sqlite DSN. The pragmas run on every new
 // connection: busy_timeout first so that switching to WAL waits for other
 // connections instead of failing. _txlock=immediate makes every write
 // transaction take the write lock at BEGIN, so that two transactions never
 // both read and then both try to upgrade to writing (which SQLite would fail
-// with SQLITE_BUSY without waiting). Note: go-sqlite stops reading parameters
-// after _time_format, so that parameter must not be added here.
+// with SQLITE_BUSY without waiting). _time_format=sqlite writes times as
+// "2006-01-02 15:04:05.999999999-07:00", the text that SQLite's date
+// functions read, that compares in time order for UTC times, and that
+// databases written by earlier releases hold (the driver's own default is
+// Go's time.String; the dialector also asks for this one, and it is said
+// here so that it does not depend on that).
 func sqliteDSN(path string) string {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", sqliteBusyTimeout.Milliseconds()))
@@ -248,6 +258,7 @@ func sqliteDSN(path string) string {
 		q.Add("_pragma", "wal_autocheckpoint(0)")
 	}
 	q.Set("_txlock", "immediate")
+	q.Set("_time_format", "sqlite")
 	return path + "?" + q.Encode()
 }
 
@@ -278,6 +289,9 @@ func (s *Store) Close() error {
 	if s.checkpointer != nil {
 		s.checkpointer.close(s)
 		s.checkpointer = nil
+	}
+	if s.stmts != nil {
+		s.stmts.close()
 	}
 	if err := sqlDB.Close(); err != nil {
 		return fmt.Errorf("close %s store: %w", s.driver, err)

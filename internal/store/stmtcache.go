@@ -1,0 +1,91 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sync"
+)
+
+// stmtCache keeps the statements that a Store runs outside gorm on its
+// hottest paths (the audit append) prepared, by query text. SQLite compiles
+// a statement into a program before it runs it, and for an INSERT into a
+// table with several indexes and a foreign key that compilation costs more
+// than the insert itself; a prepared statement is compiled once per
+// connection and then only reset, bound and stepped. (gorm's own queries are
+// prepared by its PrepareStmt option; pgx prepares PostgreSQL's.)
+//
+// database/sql prepares a cached statement again on each pool connection
+// the first time it runs there, and reuses the connection's statement in a
+// transaction (Tx.StmtContext). The cache holds a bounded set of fixed query
+// texts, so it needs no eviction.
+type stmtCache struct {
+	db *sql.DB
+
+	mu    sync.Mutex
+	stmts map[string]*sql.Stmt
+}
+
+func newStmtCache(db *sql.DB) *stmtCache {
+	return &stmtCache{db: db, stmts: map[string]*sql.Stmt{}}
+}
+
+// get returns the prepared statement of query, preparing it the first time.
+func (c *stmtCache) get(ctx context.Context, query string) (*sql.Stmt, error) {
+	c.mu.Lock()
+	st := c.stmts[query]
+	c.mu.Unlock()
+	if st != nil {
+		return st, nil
+	}
+	st, err := c.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("prepare: %w", err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if prev := c.stmts[query]; prev != nil {
+		// Another goroutine prepared it meanwhile.
+		_ = st.Close()
+		return prev, nil
+	}
+	c.stmts[query] = st
+	return st, nil
+}
+
+// close closes every cached statement.
+func (c *stmtCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for q, st := range c.stmts {
+		_ = st.Close()
+		delete(c.stmts, q)
+	}
+}
+
+// preparedTx runs the statements of a transaction from a stmtCache: it is
+// the sqlConn of an audit append on SQLite.
+type preparedTx struct {
+	tx    *sql.Tx
+	cache *stmtCache
+}
+
+// ExecContext runs query's prepared statement in the transaction.
+func (p preparedTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	st, err := p.cache.get(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return p.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+}
+
+// QueryRowContext runs query's prepared statement in the transaction.
+// A failure to prepare is returned by the Row's Scan, as database/sql does.
+func (p preparedTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	st, err := p.cache.get(ctx, query)
+	if err != nil {
+		// Let the transaction report the error when scanned.
+		return p.tx.QueryRowContext(ctx, query, args...)
+	}
+	return p.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+}
