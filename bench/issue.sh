@@ -38,7 +38,8 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 command -v wrk >/dev/null || { echo "wrk is not installed" >&2; exit 1; }
-(cd "$root" && go build -o "$work/agentid" ./cmd/agentid)
+# Built as a server is deployed: without cgo.
+(cd "$root" && CGO_ENABLED=0 go build -o "$work/agentid" ./cmd/agentid)
 
 TOKEN=tok_bench_$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 export TOKEN
