@@ -71,8 +71,8 @@ func (s *Store) ChallengeByID(ctx context.Context, id string) (*Challenge, error
 	// A plain query (see StatusListStamp): asked on every presentation
 	// verification with a challenge.
 	var c Challenge
-	err := s.db.WithContext(ctx).Raw("SELECT id, domain, created_at, expires_at, used_at FROM challenges WHERE id = ?", id).
-		Row().Scan(&c.ID, &c.Domain, &c.CreatedAt, &c.ExpiresAt, &c.UsedAt)
+	err := s.queryRow(ctx, "SELECT id, domain, created_at, expires_at, used_at FROM challenges WHERE id = ?", id).
+		Scan(&c.ID, &c.Domain, &c.CreatedAt, &c.ExpiresAt, &c.UsedAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = gorm.ErrRecordNotFound
 	}

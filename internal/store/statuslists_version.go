@@ -25,8 +25,8 @@ func (s *Store) StatusListStamp(ctx context.Context, id string) (*StatusListStam
 	// A plain query: gorm's model reflection and callbacks cost more than
 	// the lookup itself, and this runs on every verification.
 	var st StatusListStamp
-	err := s.db.WithContext(ctx).Raw("SELECT version, signed_version, signed_at FROM status_lists WHERE id = ?", id).
-		Row().Scan(&st.Version, &st.SignedVersion, &st.SignedAt)
+	err := s.queryRow(ctx, "SELECT version, signed_version, signed_at FROM status_lists WHERE id = ?", id).
+		Scan(&st.Version, &st.SignedVersion, &st.SignedAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = gorm.ErrRecordNotFound
 	}

@@ -89,3 +89,18 @@ func (p preparedTx) QueryRowContext(ctx context.Context, query string, args ...a
 	}
 	return p.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
 }
+
+// queryRow runs a query that returns at most one row, written with ?
+// parameters. On the SQLite Store that Open returned it runs the query's
+// prepared statement directly (gorm's Raw would find the same prepared
+// statement, after building the query and running its callbacks, which
+// cost more than the lookup); elsewhere it runs through gorm, which turns
+// the parameters into PostgreSQL's and stays inside a transaction.
+func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if s.stmts != nil && s.root {
+		if st, err := s.stmts.get(ctx, query); err == nil {
+			return st.QueryRowContext(ctx, args...)
+		}
+	}
+	return s.db.WithContext(ctx).Raw(query, args...).Row()
+}
