@@ -11,6 +11,7 @@ import (
 
 	"github.com/agentid/agentid/issuer"
 	"github.com/agentid/agentid/verifier"
+	"github.com/agentid/agentid/verifier/statusfetch"
 )
 
 // The server's own status lists are read from the database, not over the
@@ -19,7 +20,9 @@ import (
 // does not depend on its public URL being reachable from itself. Each check
 // revalidates the list by its ETag (the list's version), so an unchanged
 // list costs one database read and no signature check; a changed one is
-// fetched whole and its signature verified like any other list.
+// fetched whole and its signature verified like any other list. The
+// revalidation reads the list's stamp and compares entity tags in process
+// (ownListRevalidator); only a changed list goes through the transport.
 
 // ownListPrefix is the URL prefix of this server's status lists
 // (PUBLIC-URL/status/), or "" when there is no public URL.
@@ -120,4 +123,30 @@ func (t ownListTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	h.Set("Content-Type", l.ContentType)
 	return resp(http.StatusOK, h, l.Body), nil
+}
+
+// ownListRevalidator tells the own-list status checker whether one of the
+// server's lists still has the entity tag it was cached under, from the
+// list's stamp in the database, without building a request and a response
+// for it (see statusfetch.WithRevalidator). A list that changed, that
+// is not one of the server's, or that is due to be signed again is
+// fetched through ownListTransport as before.
+func ownListRevalidator(prefix string, iss *issuer.Service) statusfetch.Revalidator {
+	return func(ctx context.Context, url, etag string) (unchanged, known bool, err error) {
+		id, ok := strings.CutPrefix(url, prefix)
+		if !ok || !validListID(id) {
+			return false, false, nil
+		}
+		current, err := iss.StatusListETag(ctx, id)
+		if errors.Is(err, issuer.ErrNotFound) {
+			return false, false, nil // the fetch answers 404: fail closed
+		}
+		if err != nil {
+			return false, false, fmt.Errorf("own status list %s: %w", id, err)
+		}
+		if current == "" {
+			return false, false, nil // to be signed again: fetch it
+		}
+		return etagMatches(etag, current), true, nil
+	}
 }

@@ -107,7 +107,8 @@ func (s *Server) setupVerification() error {
 			// revalidated on every check (see ownstatus.go).
 			own, err := statusfetch.New(s.resolver, append(append([]statusfetch.Option{}, opts...),
 				statusfetch.WithStaleness(0),
-				statusfetch.WithTransport(ownListTransport{prefix: prefix, issuer: s.issuer}))...)
+				statusfetch.WithTransport(ownListTransport{prefix: prefix, issuer: s.issuer}),
+				statusfetch.WithRevalidator(ownListRevalidator(prefix, s.issuer)))...)
 			if err != nil {
 				return fmt.Errorf("own status checker: %w", err)
 			}

@@ -111,6 +111,21 @@ func (c *Checker) list(ctx context.Context, kind, url, issuer string) (*cachedLi
 		c.hits.Add(1)
 		return prev, nil
 	}
+	if prev != nil && prev.etag != "" && c.revalidate != nil {
+		unchanged, known, err := c.revalidate(ctx, url, prev.etag)
+		if err != nil {
+			c.failures.Add(1)
+			c.log.WarnContext(ctx, "status list not usable", "url", url, "kind", kind, "error", err)
+			return nil, fmt.Errorf("status %s: %w: %w", url, ErrUnreachable, err)
+		}
+		if known && unchanged {
+			c.notModified.Add(1)
+			l := *prev
+			l.fetchedAt = c.now()
+			c.cache.put(key, &l)
+			return &l, nil
+		}
+	}
 	if c.staleness == 0 {
 		// Every call revalidates, and must see the list as it is after
 		// the call began: joining a fetch that began earlier could answer

@@ -284,6 +284,23 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
+// Revalidator tells, without an HTTP request, whether the list at url is
+// still the one whose entity tag is etag: for lists whose current version
+// the caller can read more cheaply than over HTTP, such as a server's own
+// lists in its database. known is false when it cannot tell (the list is
+// not one of those); the Checker then revalidates over its transport as
+// usual. An error fails the check closed, as an unreachable list does.
+type Revalidator func(ctx context.Context, url, etag string) (unchanged, known bool, err error)
+
+// WithRevalidator sets a Revalidator that a cached list whose freshness
+// has run out is revalidated with before any request: when it reports the
+// list unchanged, the list is used again as after a 304 Not Modified. A
+// list it reports changed, or does not know, is fetched (conditionally)
+// and its signature verified as usual.
+func WithRevalidator(r Revalidator) Option {
+	return func(c *Checker) { c.revalidate = r }
+}
+
 // Checker fetches, verifies and caches status lists and answers for status
 // entries from them. It is safe for concurrent use; concurrent calls that
 // need the same list share one fetch.
@@ -301,6 +318,7 @@ type Checker struct {
 	skew             time.Duration
 	log              *slog.Logger
 	transport        http.RoundTripper
+	revalidate       Revalidator
 
 	client *http.Client
 	dialer net.Dialer

@@ -1,6 +1,7 @@
 package statusfetch
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
@@ -599,5 +600,83 @@ func BenchmarkCheckWarmCacheToken(b *testing.B) {
 		if err != nil || res.Valid {
 			b.Fatal(res, err)
 		}
+	}
+}
+
+// A Revalidator that knows the list answers for it without a request while
+// it says unchanged; when it says changed the list is fetched again (and
+// the change seen), when it does not know the request is made as usual,
+// and when it fails the check fails closed.
+func TestRevalidator(t *testing.T) {
+	iss := newParty(t, keys.Ed25519)
+	s := revocationServer(t, iss)
+	var (
+		mu                sync.Mutex
+		unchanged, known  = true, true
+		failWith          error
+		calls             int
+		lastURL, lastETag string
+	)
+	c := newChecker(t, WithStaleness(0), WithRevalidator(func(_ context.Context, url, etag string) (bool, bool, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
+		lastURL, lastETag = url, etag
+		return unchanged, known, failWith
+	}))
+	set := func(u, k bool, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		unchanged, known, failWith = u, k, err
+	}
+	e := Entry{Kind: KindBitstring, Issuer: iss.did, Entry: bitstringEntry(s.listURL(), "revocation", 3)}
+
+	// The first check has nothing to revalidate: it fetches.
+	if res, err := c.Check(ctx, e); err != nil || !res.Valid {
+		t.Fatalf("first check: %+v %v", res, err)
+	}
+	if calls != 0 || s.requests.Load() != 1 {
+		t.Fatalf("first check: %d revalidations, %d requests; want 0 and 1", calls, s.requests.Load())
+	}
+	// Unchanged: no request.
+	for i := range 3 {
+		if res, err := c.Check(ctx, e); err != nil || !res.Valid {
+			t.Fatalf("check %d: %+v %v", i, res, err)
+		}
+	}
+	if calls != 3 || s.requests.Load() != 1 || lastURL != s.listURL() || lastETag == "" {
+		t.Fatalf("%d revalidations of %q with %q, %d requests; want 3, the list, its ETag, 1", calls, lastURL, lastETag, s.requests.Load())
+	}
+	if st := c.Stats(); st.NotModified != 3 || st.Fetches != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+
+	// The list changes and the revalidator says so: fetched, change seen.
+	s.set(signList(t, listCredential(t, listOptions{id: s.listURL(), issuer: iss.did, set: []int{3}}), iss))
+	set(false, true, nil)
+	if res, err := c.Check(ctx, e); err != nil || res.Valid {
+		t.Fatalf("after the change: %+v %v, want revoked", res, err)
+	}
+	if s.oks.Load() != 2 {
+		t.Fatalf("%d downloads, want 2", s.oks.Load())
+	}
+
+	// A revalidator that does not know: the usual conditional request.
+	set(false, false, nil)
+	if res, err := c.Check(ctx, e); err != nil || res.Valid {
+		t.Fatalf("unknown: %+v %v, want revoked", res, err)
+	}
+	if s.notModified.Load() != 1 || s.oks.Load() != 2 {
+		t.Fatalf("unknown: 304s %d, 200s %d; want 1 and 2", s.notModified.Load(), s.oks.Load())
+	}
+
+	// A revalidator that fails: closed, even though the list is cached.
+	set(true, true, errors.New("database gone"))
+	requests := s.requests.Load()
+	if _, err := c.Check(ctx, e); !errors.Is(err, ErrUnreachable) {
+		t.Fatalf("failing revalidator: %v, want ErrUnreachable", err)
+	}
+	if s.requests.Load() != requests {
+		t.Fatal("a failing revalidator was answered by a request")
 	}
 }
