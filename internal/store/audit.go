@@ -383,6 +383,14 @@ func (a *AuditAppender) append(ctx context.Context, batches []*auditBatch) error
 		}
 		ctx = context.WithoutCancel(ctx)
 	}
+	if a.s.stmts != nil {
+		a.s.stmts.warm(ctx, selectHeadSQLite, createHeadSQLite, moveHeadSQLite)
+		for _, b := range batches {
+			for n := len(b.events); n > 0; n -= min(n, maxSQLiteInsert) {
+				a.s.stmts.warm(ctx, insertSQLite(min(n, maxSQLiteInsert)))
+			}
+		}
+	}
 	tx, err := sqlDB.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)

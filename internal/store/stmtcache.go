@@ -53,6 +53,26 @@ func (c *stmtCache) get(ctx context.Context, query string) (*sql.Stmt, error) {
 	return st, nil
 }
 
+// warm prepares the statements of queries that are not cached yet. A
+// transaction runs only statements warmed before it began (preparedTx): to
+// prepare one, database/sql needs a connection of the pool, and while the
+// transaction holds its own that can be the last one (an in-memory
+// database has one), so preparing inside it could wait forever. A failure
+// leaves the query to run unprepared.
+func (c *stmtCache) warm(ctx context.Context, queries ...string) {
+	for _, q := range queries {
+		_, _ = c.get(ctx, q)
+	}
+}
+
+// cached returns the prepared statement of query, or nil when it was not
+// prepared.
+func (c *stmtCache) cached(query string) *sql.Stmt {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stmts[query]
+}
+
 // close closes every cached statement.
 func (c *stmtCache) close() {
 	c.mu.Lock()
@@ -63,31 +83,30 @@ func (c *stmtCache) close() {
 	}
 }
 
-// preparedTx runs the statements of a transaction from a stmtCache: it is
-// the sqlConn of an audit append on SQLite.
+// preparedTx runs the statements of a transaction from a stmtCache, those
+// that were warmed before it began, and any other unprepared: it is the
+// sqlConn of an audit append on SQLite. (Tx.StmtContext prepares a cached
+// statement on the transaction's own connection when it was prepared on
+// others only.)
 type preparedTx struct {
 	tx    *sql.Tx
 	cache *stmtCache
 }
 
-// ExecContext runs query's prepared statement in the transaction.
+// ExecContext runs query in the transaction.
 func (p preparedTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	st, err := p.cache.get(ctx, query)
-	if err != nil {
-		return nil, err
+	if st := p.cache.cached(query); st != nil {
+		return p.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
 	}
-	return p.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	return p.tx.ExecContext(ctx, query, args...)
 }
 
-// QueryRowContext runs query's prepared statement in the transaction.
-// A failure to prepare is returned by the Row's Scan, as database/sql does.
+// QueryRowContext runs query in the transaction.
 func (p preparedTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	st, err := p.cache.get(ctx, query)
-	if err != nil {
-		// Let the transaction report the error when scanned.
-		return p.tx.QueryRowContext(ctx, query, args...)
+	if st := p.cache.cached(query); st != nil {
+		return p.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
 	}
-	return p.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	return p.tx.QueryRowContext(ctx, query, args...)
 }
 
 // queryRow runs a query that returns at most one row, written with ?
@@ -97,7 +116,7 @@ func (p preparedTx) QueryRowContext(ctx context.Context, query string, args ...a
 // cost more than the lookup); elsewhere it runs through gorm, which turns
 // the parameters into PostgreSQL's and stays inside a transaction.
 func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	if s.stmts != nil && s.root {
+	if s.stmts != nil {
 		if st, err := s.stmts.get(ctx, query); err == nil {
 			return st.QueryRowContext(ctx, args...)
 		}

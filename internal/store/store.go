@@ -4,7 +4,8 @@
 // imports gorm.
 //
 // Two databases are supported. SQLite (the pure-Go modernc.org/sqlite
-// driver, no cgo, through the github.com/libtnb/sqlite gorm dialector) is the embedded default for a single process; PostgreSQL
+// driver, no cgo, through the github.com/libtnb/sqlite gorm dialector) is
+// the embedded default for a single process; PostgreSQL
 // (gorm.io/driver/postgres on pgx) serves many replicas. Every query here is
 // written to behave the same on both, and the tests run on both.
 //

@@ -2,12 +2,14 @@ package store_test
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/agentid/agentid/internal/store"
 	"github.com/agentid/agentid/internal/store/storetest"
@@ -308,4 +310,44 @@ func TestTransaction(t *testing.T) {
 			t.Errorf("committed row missing: %v", err)
 		}
 	})
+}
+
+// TestMemoryDatabaseAppendsAudit appends audit events and reads a
+// challenge on an in-memory SQLite database, whose pool holds one
+// connection: nothing on those paths may wait for a second one.
+func TestMemoryDatabaseAppendsAudit(t *testing.T) {
+	s, err := openQuiet(t, "sqlite::memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	done := make(chan error, 1)
+	go func() {
+		a := s.NewAuditAppender()
+		for i := range 3 {
+			ev := auditEvent("", i)
+			if err := store.PrepareAuditEvent(ev); err != nil {
+				done <- err
+				return
+			}
+			if err := a.Append(t.Context(), []*store.AuditEvent{ev}); err != nil {
+				done <- err
+				return
+			}
+		}
+		_, err := s.ChallengeByID(t.Context(), store.ChallengeID("none"))
+		if !errors.Is(err, store.ErrNotFound) {
+			done <- fmt.Errorf("challenge: %v, want ErrNotFound", err)
+			return
+		}
+		done <- nil
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("appending on an in-memory database hangs")
+	}
 }
