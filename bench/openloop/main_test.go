@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -239,4 +240,75 @@ func TestNoAllocations(t *testing.T) {
 	if allocs != 0 {
 		t.Errorf("%v allocations per answer", allocs)
 	}
+}
+
+// FuzzReadResponse feeds the own parser arbitrary bytes: it must not panic,
+// and what it accepts must be a status of three digits.
+func FuzzReadResponse(f *testing.F) {
+	for _, s := range []string{
+		"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+		"HTTP/1.1 400 Bad Request\r\nTransfer-Encoding: chunked\r\n\r\n5;x=1\r\nhello\r\n0\r\nT: y\r\n\r\n",
+		"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.0 204 No Content\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		status, _, err := readResponse(bufio.NewReader(bytes.NewReader(in)))
+		if err == nil && (status < 0 || status > 999) {
+			t.Fatalf("status %d accepted", status)
+		}
+	})
+}
+
+// FuzzReadResponseDifferential builds well-formed answers from the fuzzed
+// parts and reads each with the own parser and with net/http's: both must
+// give the same status and keep-alive, and stop at the same byte (the next
+// answer's first).
+func FuzzReadResponseDifferential(f *testing.F) {
+	f.Add(uint16(200), []byte(`{"verified":true}`), false, uint8(0), false, false)
+	f.Add(uint16(400), []byte(strings.Repeat("x", 5000)), true, uint8(7), true, false)
+	f.Add(uint16(204), []byte{}, false, uint8(0), false, true)
+	f.Fuzz(func(t *testing.T, code uint16, body []byte, chunked bool, chunk uint8, closeConn, http10 bool) {
+		status := 200 + int(code)%400 // 200..599: a final answer with a body
+		if status == http.StatusNoContent || status == http.StatusNotModified {
+			body = nil
+		}
+		var b bytes.Buffer
+		proto := "HTTP/1.1"
+		if http10 {
+			proto = "HTTP/1.0"
+		}
+		fmt.Fprintf(&b, "%s %d %s\r\nContent-Type: application/json\r\n", proto, status, http.StatusText(status))
+		if closeConn {
+			b.WriteString("Connection: close\r\n")
+		}
+		switch {
+		case chunked && !http10 && len(body) > 0:
+			b.WriteString("Transfer-Encoding: chunked\r\n\r\n")
+			size := int(chunk) + 1
+			for rest := body; len(rest) > 0; {
+				n := min(size, len(rest))
+				fmt.Fprintf(&b, "%x\r\n%s\r\n", n, rest[:n])
+				rest = rest[n:]
+			}
+			b.WriteString("0\r\n\r\n")
+		default:
+			fmt.Fprintf(&b, "Content-Length: %d\r\n\r\n", len(body))
+			b.Write(body)
+		}
+		b.WriteString("NEXT")
+		read := func(parse func(*bufio.Reader) (int, bool, error)) (int, bool, string, error) {
+			br := bufio.NewReader(bytes.NewReader(b.Bytes()))
+			s, k, err := parse(br)
+			rest, _ := io.ReadAll(br)
+			return s, k, string(rest), err
+		}
+		s1, k1, r1, err1 := read(readResponse)
+		s2, k2, r2, err2 := read(readResponseStd)
+		if err1 != nil || err2 != nil || s1 != s2 || k1 != k2 || r1 != r2 || r1 != "NEXT" {
+			t.Fatalf("own: %d %v %q %v; net/http: %d %v %q %v\n%q", s1, k1, r1, err1, s2, k2, r2, err2, b.String())
+		}
+	})
 }
