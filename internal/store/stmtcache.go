@@ -13,7 +13,11 @@ import (
 // table with several indexes and a foreign key that compilation costs more
 // than the insert itself; a prepared statement is compiled once per
 // connection and then only reset, bound and stepped. (gorm's own queries are
-// prepared by its PrepareStmt option; pgx prepares PostgreSQL's.)
+// prepared by its PrepareStmt option, and pgx prepares PostgreSQL's. gorm
+// prepares a statement it first meets inside a transaction on that
+// transaction, and database/sql then prepares such a statement again in
+// every later transaction; this cache prepares on the pool, before the
+// transaction, which database/sql reuses per connection.)
 //
 // database/sql prepares a cached statement again on each pool connection
 // the first time it runs there, and reuses the connection's statement in a
@@ -107,19 +111,4 @@ func (p preparedTx) QueryRowContext(ctx context.Context, query string, args ...a
 		return p.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
 	}
 	return p.tx.QueryRowContext(ctx, query, args...)
-}
-
-// queryRow runs a query that returns at most one row, written with ?
-// parameters. On the SQLite Store that Open returned it runs the query's
-// prepared statement directly (gorm's Raw would find the same prepared
-// statement, after building the query and running its callbacks, which
-// cost more than the lookup); elsewhere it runs through gorm, which turns
-// the parameters into PostgreSQL's and stays inside a transaction.
-func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	if s.stmts != nil {
-		if st, err := s.stmts.get(ctx, query); err == nil {
-			return st.QueryRowContext(ctx, args...)
-		}
-	}
-	return s.db.WithContext(ctx).Raw(query, args...).Row()
 }

@@ -16,6 +16,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -261,6 +262,19 @@ func sqliteDSN(path string) string {
 	q.Set("_txlock", "immediate")
 	q.Set("_time_format", "sqlite")
 	return path + "?" + q.Encode()
+}
+
+// queryRow runs a query that returns at most one row, written with ?
+// parameters. On the SQLite Store that Open returned it goes straight to
+// gorm's prepared-statement pool (PrepareStmt), which runs the query's
+// prepared statement without gorm's query building and callbacks, which
+// cost more than a lookup; elsewhere it runs through gorm, which turns the
+// parameters into PostgreSQL's and stays inside a transaction.
+func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if s.root && s.driver == DriverSQLite {
+		return s.db.ConnPool.QueryRowContext(ctx, query, args...)
+	}
+	return s.db.WithContext(ctx).Raw(query, args...).Row()
 }
 
 // redact removes the password from a database URL for error messages.
