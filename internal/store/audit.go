@@ -391,6 +391,11 @@ func (a *AuditAppender) append(ctx context.Context, batches []*auditBatch) error
 			}
 		}
 	}
+	if c := a.s.checkpointer; c != nil {
+		// Wait here, not in SQLite's busy handler, while the log restarts.
+		c.gate.Lock()
+		defer c.gate.Unlock()
+	}
 	tx, err := sqlDB.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)

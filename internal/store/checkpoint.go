@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -10,6 +12,18 @@ import (
 // sqliteCheckpointInterval is how often the background checkpointer copies
 // the write-ahead log of a SQLite database into the database file.
 const sqliteCheckpointInterval = 250 * time.Millisecond
+
+// walRestartBytes is the size of write-ahead log past which the
+// checkpointer makes the log start again from its beginning (see
+// walCheckpointer). It is also the journal_size_limit (see sqliteDSN): a
+// log that grew past it, say while a long export kept readers on it, is
+// cut back to it when it restarts. A variable so that tests can lower it.
+var walRestartBytes int64 = 64 << 20
+
+// walRestartWait bounds how long a restart waits for readers that are still
+// reading the log, while it holds the write lock: past it the restart gives
+// up (SQLITE_BUSY) and the next round tries again.
+const walRestartWait = 5 * time.Millisecond
 
 // walCheckpointer checkpoints a SQLite database in WAL mode from a
 // goroutine of its own.
@@ -19,19 +33,43 @@ const sqliteCheckpointInterval = 250 * time.Millisecond
 // it, and the request waiting on that commit (an audit event, an issuance)
 // waits milliseconds longer than the others. Every connection therefore
 // runs with wal_autocheckpoint(0) (see sqliteDSN) and this goroutine runs a
-// PASSIVE checkpoint every sqliteCheckpointInterval on a connection of its
-// own. A passive checkpoint takes no lock that writers or readers wait for;
-// it copies what no reader still needs, and the log restarts from its
-// beginning once everything was copied. Close runs a last full checkpoint,
-// and SQLite checkpoints again when the last connection closes.
+// PASSIVE checkpoint every sqliteCheckpointInterval. A passive checkpoint
+// takes no lock that writers or readers wait for; it copies what no reader
+// still needs and syncs the database file.
+//
+// A passive checkpoint never makes the log start again from its beginning:
+// only a writer does that, when it begins at a moment when every frame of
+// the log has been copied and no reader is still on the log. Under a steady
+// stream of commits (the verifier's audit trail) that moment never comes —
+// each commit lands while the last checkpoint is still syncing — and the
+// log grows without end: about 100 MB a second with one audit event per
+// commit, every frame of which each checkpoint syncs to disk again. So once
+// the log holds walRestartBytes, the checkpointer runs a RESTART checkpoint
+// right after the passive one: it takes the write lock, copies the few
+// frames committed since, waits up to walRestartWait for readers to leave
+// the log, and leaves the log to be started again by the next commit. While
+// it runs it holds gate, which the store's audit appender takes around its
+// transactions, so that an appender waits on the gate instead of polling
+// SQLite's busy handler (whose first sleep is a millisecond).
+//
+// Close runs a last TRUNCATE checkpoint, and SQLite checkpoints again when
+// the last connection closes.
 type walCheckpointer struct {
 	db   *sql.DB
-	stop chan struct{}
-	done sync.WaitGroup
+	gate sync.Mutex
+	// restartFrames is walRestartBytes in frames of the database's page
+	// size.
+	restartFrames int64
+	stop          chan struct{}
+	done          sync.WaitGroup
 }
 
-func startWALCheckpointer(db *sql.DB, s *Store) *walCheckpointer {
-	c := &walCheckpointer{db: db, stop: make(chan struct{})}
+func startWALCheckpointer(ctx context.Context, db *sql.DB, s *Store) (*walCheckpointer, error) {
+	var pageSize int64
+	if err := db.QueryRowContext(ctx, "PRAGMA page_size").Scan(&pageSize); err != nil {
+		return nil, fmt.Errorf("read page size: %w", err)
+	}
+	c := &walCheckpointer{db: db, stop: make(chan struct{}), restartFrames: max(walRestartBytes/max(pageSize, 512), 1)}
 	c.done.Go(func() {
 		t := time.NewTicker(sqliteCheckpointInterval)
 		defer t.Stop()
@@ -41,14 +79,56 @@ func startWALCheckpointer(db *sql.DB, s *Store) *walCheckpointer {
 				return
 			case <-t.C:
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				if _, err := c.db.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)"); err != nil {
+				if err := c.checkpoint(ctx); err != nil {
 					s.log.Warn("checkpoint of the SQLite write-ahead log failed", "error", err)
 				}
 				cancel()
 			}
 		}
 	})
-	return c
+	return c, nil
+}
+
+// checkpoint runs one passive checkpoint, and restarts the log when it has
+// grown past walRestartBytes.
+func (c *walCheckpointer) checkpoint(ctx context.Context) error {
+	conn, err := c.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	var busy, frames, copied int64
+	if err := conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied); err != nil {
+		return err
+	}
+	if frames < c.restartFrames {
+		return nil
+	}
+	return c.restart(ctx, conn)
+}
+
+// restart runs a RESTART checkpoint on conn, holding gate, with the busy
+// timeout lowered to walRestartWait for it. A restart that finds readers
+// still on the log reports busy, not an error; the next round tries again.
+func (c *walCheckpointer) restart(ctx context.Context, conn *sql.Conn) error {
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA busy_timeout = %d", walRestartWait.Milliseconds())); err != nil {
+		return fmt.Errorf("lower busy timeout: %w", err)
+	}
+	defer func() {
+		_, err := conn.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf("PRAGMA busy_timeout = %d", sqliteBusyTimeout.Milliseconds()))
+		if err != nil {
+			// Not back in the pool with the short timeout.
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+	}()
+	c.gate.Lock()
+	defer c.gate.Unlock()
+	var busy, frames, copied int64
+	err := conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(RESTART)").Scan(&busy, &frames, &copied)
+	if err != nil {
+		return fmt.Errorf("restart the log: %w", err)
+	}
+	return nil
 }
 
 // close stops the goroutine and checkpoints what is left.

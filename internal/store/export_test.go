@@ -18,3 +18,11 @@ func QueryString(ctx context.Context, s *Store, query string, args ...any) (stri
 	err := s.db.WithContext(ctx).Raw(query, args...).Row().Scan(&v)
 	return v, err
 }
+
+// SetWALRestartBytes sets the log size past which the SQLite checkpointer
+// restarts the log, for the Stores opened until restore is called.
+func SetWALRestartBytes(n int64) (restore func()) {
+	old := walRestartBytes
+	walRestartBytes = n
+	return func() { walRestartBytes = old }
+}

@@ -193,7 +193,10 @@ func Open(ctx context.Context, dbURL string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("open %s database %s: %w", driver, redact(dbURL), err)
 	}
 	if driver == DriverSQLite && !memory {
-		s.checkpointer = startWALCheckpointer(sqlDB, s)
+		if s.checkpointer, err = startWALCheckpointer(ctx, sqlDB, s); err != nil {
+			_ = sqlDB.Close()
+			return nil, fmt.Errorf("open %s database %s: %w", driver, redact(dbURL), err)
+		}
 	}
 	if driver == DriverSQLite {
 		s.stmts = newStmtCache(sqlDB)
@@ -258,7 +261,12 @@ func sqliteDSN(path string) string {
 		// Checkpoints run in the background (checkpoint.go), not in
 		// the COMMIT that fills the log.
 		q.Add("_pragma", "wal_autocheckpoint(0)")
+		q.Add("_pragma", fmt.Sprintf("journal_size_limit(%d)", walRestartBytes))
 	}
+	// A statement that may have to undo its own changes halfway through a
+	// transaction (a multi-row INSERT) keeps a statement journal; in
+	// memory, not in a temporary file opened and removed for each.
+	q.Add("_pragma", "temp_store(MEMORY)")
 	q.Set("_txlock", "immediate")
 	q.Set("_time_format", "sqlite")
 	return path + "?" + q.Encode()

@@ -217,7 +217,10 @@ func TestOpenSQLiteFileSetup(t *testing.T) {
 			t.Errorf("mode of %s = %o, want %o", p, got, want)
 		}
 	}
-	for pragma, want := range map[string]string{"journal_mode": "wal", "foreign_keys": "1", "busy_timeout": "10000"} {
+	for pragma, want := range map[string]string{
+		"journal_mode": "wal", "foreign_keys": "1", "busy_timeout": "10000",
+		"temp_store": "2", "journal_size_limit": "67108864", "wal_autocheckpoint": "0",
+	} {
 		got, err := store.QueryString(ctx, s, "PRAGMA "+pragma)
 		if err != nil {
 			t.Fatalf("PRAGMA %s: %v", pragma, err)
