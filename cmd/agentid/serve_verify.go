@@ -29,6 +29,27 @@ func statusStaleness(cmd *cobra.Command, flag time.Duration) (time.Duration, err
 	return d, nil
 }
 
+// auditLinger is --audit-linger, or AGENTID_AUDIT_LINGER when the flag is
+// not given; set is false when neither is, and the server then uses its
+// database's default.
+func auditLinger(cmd *cobra.Command, flag time.Duration) (d time.Duration, set bool, err error) {
+	d, set = flag, cmd.Flags().Changed("audit-linger")
+	if v, ok := os.LookupEnv("AGENTID_AUDIT_LINGER"); ok && v != "" && !set {
+		if d, err = time.ParseDuration(v); err != nil {
+			return 0, false, fmt.Errorf("AGENTID_AUDIT_LINGER=%q: %v", v, err)
+		}
+		set = true
+	}
+	if d < 0 || d > maxAuditLinger {
+		return 0, false, fmt.Errorf("--audit-linger %s: want 0 (no wait) to %s", d, maxAuditLinger)
+	}
+	return d, set, nil
+}
+
+// maxAuditLinger bounds --audit-linger: every verification may wait that
+// long more for its audit event.
+const maxAuditLinger = 100 * time.Millisecond
+
 // verifiedCacheSize is --verified-cache, or AGENTID_VERIFIED_CACHE when the
 // flag is not given.
 func verifiedCacheSize(cmd *cobra.Command, flag int) (int, error) {

@@ -75,3 +75,38 @@ func TestVerifyTuningFlags(t *testing.T) {
 		t.Fatal("a negative cache size accepted")
 	}
 }
+
+func TestAuditLingerFlag(t *testing.T) {
+	newCmd := func(args ...string) *cobra.Command {
+		cmd := &cobra.Command{}
+		cmd.Flags().Duration("audit-linger", 0, "")
+		if err := cmd.Flags().Parse(args); err != nil {
+			t.Fatal(err)
+		}
+		return cmd
+	}
+	t.Setenv("AGENTID_AUDIT_LINGER", "")
+	if d, set, err := auditLinger(newCmd(), 0); err != nil || set || d != 0 {
+		t.Fatalf("neither flag nor env: %v %v %v, want the server's default", d, set, err)
+	}
+	if d, set, err := auditLinger(newCmd("--audit-linger=0"), 0); err != nil || !set || d != 0 {
+		t.Fatalf("--audit-linger=0: %v %v %v, want 0 given", d, set, err)
+	}
+	t.Setenv("AGENTID_AUDIT_LINGER", "2ms")
+	if d, set, err := auditLinger(newCmd(), 0); err != nil || !set || d != 2*time.Millisecond {
+		t.Fatalf("env 2ms: %v %v %v", d, set, err)
+	}
+	if d, set, err := auditLinger(newCmd("--audit-linger=500us"), 500*time.Microsecond); err != nil || !set || d != 500*time.Microsecond {
+		t.Fatalf("flag wins over env: %v %v %v", d, set, err)
+	}
+	t.Setenv("AGENTID_AUDIT_LINGER", "soon")
+	if _, _, err := auditLinger(newCmd(), 0); err == nil {
+		t.Fatal("env soon: no error")
+	}
+	t.Setenv("AGENTID_AUDIT_LINGER", "")
+	for _, bad := range []time.Duration{-time.Millisecond, time.Second} {
+		if _, _, err := auditLinger(newCmd(), bad); err == nil {
+			t.Fatalf("%v: no error", bad)
+		}
+	}
+}

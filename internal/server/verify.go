@@ -127,7 +127,11 @@ func (s *Server) setupVerification() error {
 	vc.own = &ownIssuers{store: s.store}
 	vc.advisory = &verifier.TrustPolicy{Trusted: vc.own.trusted, Advisory: true}
 	if vc.audit == nil {
-		a, err := verifier.NewAuditLog(s.store, verifier.WithAuditLogger(s.log))
+		linger := DefaultAuditLinger(s.store.Driver())
+		if vc.auditLingerSet {
+			linger = vc.auditLinger
+		}
+		a, err := verifier.NewAuditLog(s.store, verifier.WithAuditLogger(s.log), verifier.WithAuditLinger(linger))
 		if err != nil {
 			return err
 		}
