@@ -65,11 +65,13 @@ func (s *Server) observe() gin.HandlerFunc {
 		status := c.Writer.Status()
 		elapsed := time.Since(start)
 		s.metrics.observe(c.Request.Method, route, matched, status, elapsed.Seconds())
+		ctx := c.Request.Context()
 		level := slog.LevelInfo
-		if status >= 500 {
+		if status >= 500 && ctx.Err() == nil {
+			// A 5xx for a client that went away (its request's context
+			// ended) is the client's doing, not a failure of the server.
 			level = slog.LevelError
 		}
-		ctx := c.Request.Context()
 		if !s.log.Enabled(ctx, level) {
 			return // the attributes below cost more than the check
 		}
@@ -132,7 +134,9 @@ func securityHeaders() gin.HandlerFunc {
 	}
 }
 
-// writeProblem answers with p, logging its cause for 5xx problems.
+// writeProblem answers with p, logging its cause for 5xx problems: as an
+// error, or at info level when the client went away first (the request's
+// context ended, which is what most often makes a database call fail then).
 func (s *Server) writeProblem(c *gin.Context, p *problem.Problem) {
 	out := *p
 	out.RequestID = c.GetString(requestIDKey)
@@ -140,7 +144,11 @@ func (s *Server) writeProblem(c *gin.Context, p *problem.Problem) {
 		out.Instance = c.Request.URL.Path
 	}
 	if out.Status >= 500 {
-		s.log.Error("request failed", "request_id", out.RequestID, "route", c.FullPath(), "error", p.Unwrap())
+		if c.Request.Context().Err() != nil {
+			s.log.Info("client went away before the answer", "request_id", out.RequestID, "route", c.FullPath(), "error", p.Unwrap())
+		} else {
+			s.log.Error("request failed", "request_id", out.RequestID, "route", c.FullPath(), "error", p.Unwrap())
+		}
 	}
 	problem.Write(c.Writer, &out)
 	c.Abort()

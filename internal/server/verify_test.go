@@ -630,3 +630,51 @@ func TestAuditLingerDefault(t *testing.T) {
 		}
 	})
 }
+
+// A client that goes away before its verification is answered makes the
+// audit record fail with its request's context: the 503 is logged as the
+// client's doing, at info level, not as a server error.
+func TestVerifyClientGoneIsNotAnError(t *testing.T) {
+	var logs bytes.Buffer
+	s := newTestServer(t, storetest.SQLite(t), WithLogger(textLogger(&logs)))
+	iss, agent := newKeyParty(t, keys.Ed25519), newKeyParty(t, keys.P256)
+	body, err := json.Marshal(map[string]any{"verifiableCredential": signVC(t, identityVC(t, iss.did, agent.did, nil), iss)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/credentials/verify", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, req)
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("status %d, want 503: %s", rec.Code, rec.Body)
+	}
+	if strings.Contains(logs.String(), "level=ERROR") {
+		t.Fatalf("a client that went away was logged as an error:\n%s", logs.String())
+	}
+	if !strings.Contains(logs.String(), "client went away") {
+		t.Fatalf("the cause was not logged:\n%s", logs.String())
+	}
+
+	// The same failure with the client still there is an error.
+	logs.Reset()
+	gone, err := store.Open(t.Context(), storetest.SQLiteURL(t), store.WithLogger(discardLogger()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken, err := verifier.NewAuditLog(gone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone.Close()
+	s = newTestServer(t, storetest.SQLite(t), WithLogger(textLogger(&logs)), WithAuditLog(broken))
+	rec = httptest.NewRecorder()
+	req = httptest.NewRequest(http.MethodPost, "/credentials/verify", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	s.Handler().ServeHTTP(rec, req)
+	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(logs.String(), "level=ERROR") {
+		t.Fatalf("status %d, logs:\n%s", rec.Code, logs.String())
+	}
+}
