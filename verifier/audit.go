@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/agentid/agentid/internal/auditchain"
@@ -83,7 +84,8 @@ type Event struct {
 // kept it from being committed.
 //
 // A group is committed as soon as the previous commit is done; it does not
-// wait for company unless WithAuditLinger asks it to.
+// wait for company unless WithAuditLinger asks it to, and then only for
+// events announced with Expect.
 type AuditLog struct {
 	store    *store.Store
 	appender *store.AuditAppender
@@ -92,22 +94,17 @@ type AuditLog struct {
 
 	// linger is the longest a small group waits for more events; 0 never.
 	linger time.Duration
+	// coming counts the events announced with Expect and not yet queued.
+	coming atomic.Int64
 
 	mu      sync.Mutex
 	queue   []*pendingEvent
 	writing bool // a goroutine is draining queue
-	// lastArrival and gap (a moving average of the time between two
-	// Records) tell the drain how soon more events are expected.
-	lastArrival time.Time
-	gap         time.Duration
 	// lingering is set while the drain waits for a group to fill; Record
-	// then sends on full when the group has lingerGroup events.
+	// then sends on full when the group has lingerGroup events, and the
+	// last expected event to arrive sends on it too.
 	lingering bool
 	full      chan struct{}
-	// lingerPause counts the groups still to commit without lingering
-	// after a linger in which no event came (a caller that records one
-	// event after another, say).
-	lingerPause int
 }
 
 // maxAuditBatch caps the events of one group commit.
@@ -117,10 +114,6 @@ const maxAuditBatch = 256
 // cost of the commit shared by the group is small next to the cost of each
 // event.
 const lingerGroup = 16
-
-// lingerBackoff is how many groups are committed without lingering after
-// a linger that gained nothing.
-const lingerBackoff = 64
 
 // auditWriteTimeout bounds one group commit. A group is not tied to the
 // context of any one request in it, so that a caller that gives up does not
@@ -159,17 +152,18 @@ func WithAuditLogger(l *slog.Logger) AuditOption {
 // WithAuditLinger sets the longest a group of fewer than 16 events waits
 // for more before it is committed (default 0: it never waits). A commit
 // costs the database about as much for one event as for several, so a wait
-// trades latency for fewer commits: less CPU and, on SQLite, far less
+// trades latency for fewer commits: less CPU and, on SQLite, less
 // write-ahead log to sync. Whether that pays depends on the database and
-// the load; agentid serve waits 1 ms on SQLite and not on PostgreSQL, as
-// measured there.
+// the load (agentid serve --audit-linger; the README gives what it was
+// measured to do).
 //
-// A group waits only while events arrive at least twice as often as d, so
-// that the wait is sure to make the group larger, and only as long as it
-// keeps growing: no longer than the events are expected to take to make up
-// 16, and not past a step of twice the usual time between two events in
-// which none came. Each wait adds at most d to the time Record takes, and
-// saves the database a commit for each event it adds to the group.
+// A group waits only for events that are sure to come: those announced
+// with Expect (a verification that has begun) and not yet recorded or
+// cancelled. It is committed as soon as none is left to come, it holds 16
+// events, or d has passed, whichever is first. So a caller that records
+// one event after another, or a few callers that each wait for their
+// answer before they verify again, never wait for events that are not on
+// their way; and events recorded without Expect never make a group wait.
 func WithAuditLinger(d time.Duration) AuditOption {
 	return func(a *AuditLog) { a.linger = max(d, 0) }
 }
@@ -193,6 +187,46 @@ func NewAuditLog(st *store.Store, opts ...AuditOption) (*AuditLog, error) {
 	return a, nil
 }
 
+// Expectation is an event announced to an AuditLog before it is recorded
+// (see WithAuditLinger): made by Expect, ended by its Record or Cancel.
+type Expectation struct {
+	log   *AuditLog
+	ended atomic.Bool
+}
+
+// Expect announces an event that is on its way: a verification has begun
+// and will be recorded with the Expectation's Record. A caller that may end
+// without recording calls Cancel (a deferred Cancel after Record does
+// nothing).
+func (a *AuditLog) Expect() *Expectation {
+	a.coming.Add(1)
+	return &Expectation{log: a}
+}
+
+// Record records ev as AuditLog.Record does, and ends the expectation once
+// the event is queued.
+func (e *Expectation) Record(ctx context.Context, ev Event) (*AuditRecord, error) {
+	return e.log.record(ctx, ev, e)
+}
+
+// Cancel ends the expectation without an event. It does nothing after
+// Record or a first Cancel.
+func (e *Expectation) Cancel() { e.end() }
+
+// end takes the expected event off the count, and wakes a lingering drain
+// when it was the last one to come.
+func (e *Expectation) end() {
+	if e == nil || !e.ended.CompareAndSwap(false, true) {
+		return
+	}
+	if e.log.coming.Add(-1) == 0 {
+		select {
+		case e.log.full <- struct{}{}:
+		default:
+		}
+	}
+}
+
 // Record appends ev to its organization's chain and returns the record with
 // its sequence number and hash once the event is committed, together with
 // the events other goroutines recorded meanwhile (see AuditLog). A
@@ -200,6 +234,36 @@ func NewAuditLog(st *store.Store, opts ...AuditOption) (*AuditLog, error) {
 // verified: callers fail closed on an error. When ctx ends first, Record
 // returns its error; the event may then still be committed with its group.
 func (a *AuditLog) Record(ctx context.Context, ev Event) (*AuditRecord, error) {
+	return a.record(ctx, ev, nil)
+}
+
+func (a *AuditLog) record(ctx context.Context, ev Event, e *Expectation) (*AuditRecord, error) {
+	p, err := a.enqueue(ctx, ev)
+	e.end()
+	if err != nil {
+		return nil, fmt.Errorf("record audit event: %w", err)
+	}
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		// The event may still be committed by the group it is in; the
+		// caller is told only that it cannot count on it.
+		return nil, fmt.Errorf("record audit event: %w", ctx.Err())
+	}
+	if p.err != nil {
+		return nil, fmt.Errorf("record audit event: %w", p.err)
+	}
+	rec := p.rec
+	if a.log.Enabled(ctx, slog.LevelDebug) { // spares boxing the attributes
+		a.log.DebugContext(ctx, "audit event recorded", "seq", rec.Seq, "organization", rec.OrganizationID,
+			"agent", rec.Agent, "decision", rec.Decision, "request_id", rec.RequestID)
+	}
+	return rec, nil
+}
+
+// enqueue prepares ev's record and queues it for the drain, starting one
+// when none runs.
+func (a *AuditLog) enqueue(ctx context.Context, ev Event) (*pendingEvent, error) {
 	if ev.Time.IsZero() {
 		ev.Time = a.now()
 	}
@@ -217,23 +281,13 @@ func (a *AuditLog) Record(ctx context.Context, ev Event) (*AuditRecord, error) {
 		RequestID:      ev.RequestID,
 	}
 	if err := store.PrepareAuditEvent(rec); err != nil {
-		return nil, fmt.Errorf("record audit event: %w", err)
+		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("record audit event: %w", err)
+		return nil, err
 	}
 	p := &pendingEvent{rec: rec, done: make(chan struct{})}
-	var arrival time.Time
-	if a.linger > 0 {
-		arrival = time.Now()
-	}
 	a.mu.Lock()
-	if a.linger > 0 {
-		if !a.lastArrival.IsZero() {
-			a.gap += (arrival.Sub(a.lastArrival) - a.gap) / 8
-		}
-		a.lastArrival = arrival
-	}
 	a.queue = append(a.queue, p)
 	switch {
 	case !a.writing:
@@ -247,21 +301,7 @@ func (a *AuditLog) Record(ctx context.Context, ev Event) (*AuditRecord, error) {
 		}
 	}
 	a.mu.Unlock()
-	select {
-	case <-p.done:
-	case <-ctx.Done():
-		// The event may still be committed by the group it is in; the
-		// caller is told only that it cannot count on it.
-		return nil, fmt.Errorf("record audit event: %w", ctx.Err())
-	}
-	if p.err != nil {
-		return nil, fmt.Errorf("record audit event: %w", p.err)
-	}
-	if a.log.Enabled(ctx, slog.LevelDebug) { // spares boxing the attributes
-		a.log.DebugContext(ctx, "audit event recorded", "seq", rec.Seq, "organization", rec.OrganizationID,
-			"agent", rec.Agent, "decision", rec.Decision, "request_id", rec.RequestID)
-	}
-	return rec, nil
+	return p, nil
 }
 
 // drain appends the queued events in groups until the queue is empty.
@@ -269,23 +309,21 @@ func (a *AuditLog) drain() {
 	var timer *time.Timer
 	for {
 		a.mu.Lock()
-		if d := a.lingerFor(len(a.queue)); d > 0 {
-			// Wait in steps of about two gaps, and only while the group
-			// grows: callers that are all queued already send no more.
-			before := len(a.queue)
-			deadline := time.Now().Add(d)
-			for {
-				step := min(time.Until(deadline), 2*a.gap)
-				if step <= 0 {
+		if a.lingers(len(a.queue)) {
+			// Wait for the expected events, at most a.linger: the last
+			// one to arrive, or a full group, ends the wait.
+			deadline := time.Now().Add(a.linger)
+			for a.lingers(len(a.queue)) {
+				wait := time.Until(deadline)
+				if wait <= 0 {
 					break
 				}
-				queued := len(a.queue)
 				a.lingering = true
 				a.mu.Unlock()
 				if timer == nil {
-					timer = time.NewTimer(step)
+					timer = time.NewTimer(wait)
 				} else {
-					timer.Reset(step)
+					timer.Reset(wait)
 				}
 				select {
 				case <-timer.C:
@@ -294,16 +332,6 @@ func (a *AuditLog) drain() {
 				}
 				a.mu.Lock()
 				a.lingering = false
-				select { // a signal sent after the timer fired
-				case <-a.full:
-				default:
-				}
-				if len(a.queue) >= lingerGroup || len(a.queue) == queued {
-					break
-				}
-			}
-			if len(a.queue) == before {
-				a.lingerPause = lingerBackoff
 			}
 		}
 		n := min(len(a.queue), maxAuditBatch)
@@ -325,26 +353,11 @@ func (a *AuditLog) drain() {
 	}
 }
 
-// lingerFor returns how long a group of n queued events should wait for
-// more before it is committed: 0 when it is large enough, when events do
-// not arrive at least twice per linger, or for a while after a linger that
-// gained nothing. Called with a.mu held.
-func (a *AuditLog) lingerFor(n int) time.Duration {
-	if n == 0 || n >= lingerGroup || a.linger <= 0 {
-		return 0
-	}
-	if a.lingerPause > 0 {
-		a.lingerPause--
-		return 0
-	}
-	if a.gap <= 0 || a.gap > a.linger/2 {
-		return 0
-	}
-	// Events that stopped arriving a while ago are not about to come.
-	if time.Since(a.lastArrival) > a.linger {
-		return 0
-	}
-	return min(a.linger, a.gap*time.Duration(lingerGroup-n))
+// lingers reports whether a group of n queued events waits for more: when
+// lingering is on, the group is not empty and not full, and events
+// announced with Expect are still to come.
+func (a *AuditLog) lingers(n int) bool {
+	return a.linger > 0 && n > 0 && n < lingerGroup && a.coming.Load() > 0
 }
 
 // commit appends batch in one transaction. When that fails and the batch

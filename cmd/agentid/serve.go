@@ -33,7 +33,6 @@ type serveFlags struct {
 	shutdownTimeout time.Duration
 	statusStaleness time.Duration
 	auditLinger     time.Duration
-	auditLingerSet  bool
 	statusMaxAge    time.Duration
 	tpmRoots        string
 	relyingParties  string
@@ -71,7 +70,7 @@ first start). SIGINT or SIGTERM stop the server after in-flight requests finish.
 	fl.DurationVar(&f.statusStaleness, "status-staleness", server.DefaultStatusStaleness, "how old a fetched status list may be when verifying; 0 revalidates on every verification (env AGENTID_STATUS_STALENESS)")
 	fl.DurationVar(&f.statusMaxAge, "status-max-age", issuer.DefaultStatusListMaxAge, "how long clients may cache a status list (Cache-Control max-age, and the list's ttl)")
 	fl.StringVar(&f.tpmRoots, "tpm-roots", envOr("AGENTID_TPM_ROOTS", ""), "directory of trusted TPM manufacturer certificates (PEM or DER) for agent enrollment; without it only allowlisted EKs are trusted (env AGENTID_TPM_ROOTS)")
-	fl.DurationVar(&f.auditLinger, "audit-linger", 0, "how long a small group of audit events waits for more before it is committed, trading latency for fewer commits; 0 never waits; default 1ms on SQLite, 0 on PostgreSQL (env AGENTID_AUDIT_LINGER)")
+	fl.DurationVar(&f.auditLinger, "audit-linger", 0, "how long a small group of audit events waits for the events of verifications still in progress before it is committed, trading latency for fewer commits; 0 never waits (env AGENTID_AUDIT_LINGER)")
 	fl.IntVar(&f.maxVerify, "max-concurrent-verifications", 0, "how many verification and challenge requests are worked on at once, the others wait; 0 means 4 per CPU, -1 no bound (env AGENTID_MAX_CONCURRENT_VERIFICATIONS)")
 	fl.IntVar(&f.verifiedCache, "verified-cache", verifier.DefaultVerifiedCacheSize, "how many credentials the verifier remembers as having passed the checks that depend on their content alone (proof by a did:key or did:jwk key, context, schema); validity, status, trust and holder binding are checked every time; 0 turns it off (env AGENTID_VERIFIED_CACHE)")
 	fl.StringVar(&f.debugAddr, "debug-addr", envOr("AGENTID_DEBUG_ADDR", ""), "address for Go's profiling endpoints (/debug/pprof/), off when empty; bind it to loopback (env AGENTID_DEBUG_ADDR)")
@@ -104,7 +103,7 @@ func serve(cmd *cobra.Command, f *serveFlags) error {
 	if f.statusStaleness, err = statusStaleness(cmd, f.statusStaleness); err != nil {
 		return usageError{err}
 	}
-	if f.auditLinger, f.auditLingerSet, err = auditLinger(cmd, f.auditLinger); err != nil {
+	if f.auditLinger, err = auditLinger(cmd, f.auditLinger); err != nil {
 		return usageError{err}
 	}
 	if f.maxVerify, err = maxConcurrentVerifications(cmd, f.maxVerify); err != nil {
@@ -192,7 +191,7 @@ func serve(cmd *cobra.Command, f *serveFlags) error {
 		ln.Close()
 		return err
 	}
-	opts := []server.Option{
+	srv, err := server.New(
 		server.WithStore(st),
 		server.WithIssuer(iss),
 		server.WithLogger(log),
@@ -205,11 +204,8 @@ func serve(cmd *cobra.Command, f *serveFlags) error {
 		server.WithRelyingParties(relyingParties...),
 		server.WithMaxConcurrentVerifications(f.maxVerify),
 		server.WithVerifiedCache(f.verifiedCache),
-	}
-	if f.auditLingerSet {
-		opts = append(opts, server.WithAuditLinger(f.auditLinger))
-	}
-	srv, err := server.New(opts...)
+		server.WithAuditLinger(f.auditLinger),
+	)
 	if err != nil {
 		ln.Close()
 		return usageError{err}

@@ -30,20 +30,19 @@ func statusStaleness(cmd *cobra.Command, flag time.Duration) (time.Duration, err
 }
 
 // auditLinger is --audit-linger, or AGENTID_AUDIT_LINGER when the flag is
-// not given; set is false when neither is, and the server then uses its
-// database's default.
-func auditLinger(cmd *cobra.Command, flag time.Duration) (d time.Duration, set bool, err error) {
-	d, set = flag, cmd.Flags().Changed("audit-linger")
-	if v, ok := os.LookupEnv("AGENTID_AUDIT_LINGER"); ok && v != "" && !set {
+// not given.
+func auditLinger(cmd *cobra.Command, flag time.Duration) (time.Duration, error) {
+	d := flag
+	if v, ok := os.LookupEnv("AGENTID_AUDIT_LINGER"); ok && v != "" && !cmd.Flags().Changed("audit-linger") {
+		var err error
 		if d, err = time.ParseDuration(v); err != nil {
-			return 0, false, fmt.Errorf("AGENTID_AUDIT_LINGER=%q: %v", v, err)
+			return 0, fmt.Errorf("AGENTID_AUDIT_LINGER=%q: %v", v, err)
 		}
-		set = true
 	}
 	if d < 0 || d > maxAuditLinger {
-		return 0, false, fmt.Errorf("--audit-linger %s: want 0 (no wait) to %s", d, maxAuditLinger)
+		return 0, fmt.Errorf("--audit-linger %s: want 0 (no wait) to %s", d, maxAuditLinger)
 	}
-	return d, set, nil
+	return d, nil
 }
 
 // maxAuditLinger bounds --audit-linger: every verification may wait that

@@ -127,11 +127,7 @@ func (s *Server) setupVerification() error {
 	vc.own = &ownIssuers{store: s.store}
 	vc.advisory = &verifier.TrustPolicy{Trusted: vc.own.trusted, Advisory: true}
 	if vc.audit == nil {
-		linger := DefaultAuditLinger(s.store.Driver())
-		if vc.auditLingerSet {
-			linger = vc.auditLinger
-		}
-		a, err := verifier.NewAuditLog(s.store, verifier.WithAuditLogger(s.log), verifier.WithAuditLinger(linger))
+		a, err := verifier.NewAuditLog(s.store, verifier.WithAuditLogger(s.log), verifier.WithAuditLinger(vc.auditLinger))
 		if err != nil {
 			return err
 		}
@@ -242,6 +238,10 @@ func (s *Server) verify(presentation bool) gin.HandlerFunc {
 	}
 	return func(c *gin.Context) {
 		ctx := c.Request.Context()
+		// This verification's audit event is on its way: a group commit
+		// may wait for it (see WithAuditLinger).
+		expected := s.verification.audit.Expect()
+		defer expected.Cancel()
 		rp, ok := relyingParty(c)
 		if !ok {
 			s.writeProblem(c, problem.BadRequest(relyingPartyHeader, fmt.Sprintf("the %s header must be printable UTF-8 of at most %d bytes", relyingPartyHeader, maxRelyingPartyLength)))
@@ -327,7 +327,7 @@ func (s *Server) verify(presentation bool) gin.HandlerFunc {
 			ev.Decision = verifier.DecisionVerified
 		}
 		releaseAdmission(c)
-		if _, err := vc.audit.Record(ctx, ev); err != nil {
+		if _, err := expected.Record(ctx, ev); err != nil {
 			s.writeProblem(c, problem.Unavailable("the audit event could not be recorded, so the "+kind+" is not reported as verified").WithCause(err))
 			return
 		}

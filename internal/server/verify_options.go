@@ -32,27 +32,6 @@ const (
 	DefaultChallengeBurst = 100
 )
 
-// DefaultAuditLinger is how long a small group of audit events waits for
-// more before it is committed (verifier.WithAuditLinger) when
-// WithAuditLinger is not given: 1 ms on SQLite, none on PostgreSQL.
-//
-// On SQLite every commit writes each B-tree page it touches to the
-// write-ahead log (about nine pages of 4 KiB for the audit trail's table,
-// its indexes and the chain's head), whether the group holds one event or
-// twenty, and the log is synced to disk by each checkpoint. Below
-// saturation groups are small: at 4,500 verifications/s on two cores they
-// averaged 1.4 events, 100 MB of log a second. Waiting up to 1 ms made them
-// about three times larger; over four runs of 18 s at that rate it cut the
-// server's CPU by 17–24% and p99 from 19–23 ms to 8–20 ms, and raised p50
-// from 1.2 to 2.3 ms. On PostgreSQL (3,500/s) it changed neither p99 nor
-// CPU beyond the runs' spread and only raised p50, so it stays off there.
-func DefaultAuditLinger(driver string) time.Duration {
-	if driver == store.DriverSQLite {
-		return time.Millisecond
-	}
-	return 0
-}
-
 // verificationConfig holds the options of the verification endpoints
 // (POST /challenges, /credentials/verify, /presentations/verify) and what is
 // built from them.
@@ -63,7 +42,6 @@ type verificationConfig struct {
 	staleness       time.Duration
 	stalenessSet    bool
 	auditLinger     time.Duration
-	auditLingerSet  bool
 	challengeTTL    time.Duration
 	challengeRate   float64
 	challengeBurst  int
@@ -92,15 +70,12 @@ func WithAuditLog(a *verifier.AuditLog) Option {
 }
 
 // WithAuditLinger sets how long a small group of audit events waits for
-// more before it is committed (see verifier.WithAuditLinger; negative
-// means 0, no wait). Default: DefaultAuditLinger of the server's database.
-// It applies to the audit log the server builds, not to one given with
+// the events of verifications still in progress before it is committed
+// (see verifier.WithAuditLinger; default 0, no wait; negative means 0). It
+// applies to the audit log the server builds, not to one given with
 // WithAuditLog.
 func WithAuditLinger(d time.Duration) Option {
-	return func(s *Server) {
-		s.verification.auditLinger = max(d, 0)
-		s.verification.auditLingerSet = true
-	}
+	return func(s *Server) { s.verification.auditLinger = max(d, 0) }
 }
 
 // WithStatusStaleness bounds how old a fetched status list may be when the
