@@ -676,3 +676,31 @@ func TestVerifyClientGoneIsNotAnError(t *testing.T) {
 		t.Fatalf("status %d, logs:\n%s", rec.Code, logs.String())
 	}
 }
+
+// Every verification that ends without an audit event (here a malformed
+// request, refused before any check) takes back its announcement, so a
+// lingering audit log does not wait for it: the next verification is
+// answered at once, not after the linger.
+func TestAuditLingerForgetsRefusedRequests(t *testing.T) {
+	s := newTestServer(t, storetest.SQLite(t), WithAuditLinger(time.Minute))
+	if r := do(t, s.Handler(), http.MethodPost, "/credentials/verify", strings.NewReader(`{"verifiableCredential": [`), "Content-Type", "application/json"); r.status != http.StatusBadRequest {
+		t.Fatalf("malformed request: %d %s", r.status, r.body)
+	}
+	iss, agent := newKeyParty(t, keys.Ed25519), newKeyParty(t, keys.P256)
+	body, err := json.Marshal(map[string]any{"verifiableCredential": signVC(t, identityVC(t, iss.did, agent.did, nil), iss)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	answered := make(chan response, 1)
+	go func() {
+		answered <- do(t, s.Handler(), http.MethodPost, "/credentials/verify", bytes.NewReader(body), "Content-Type", "application/json")
+	}()
+	select {
+	case r := <-answered:
+		if r.status != http.StatusOK {
+			t.Fatalf("verification: %d %s", r.status, r.body)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the verification waited for the audit event of a refused request")
+	}
+}
