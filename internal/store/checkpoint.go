@@ -10,8 +10,14 @@ import (
 )
 
 // sqliteCheckpointInterval is how often the background checkpointer copies
-// the write-ahead log of a SQLite database into the database file.
-const sqliteCheckpointInterval = 250 * time.Millisecond
+// the write-ahead log of a SQLite database into the database file. Often:
+// each checkpoint syncs the log written since the last one, and commits
+// that land during a large sync wait for it. Under 4,500 audited
+// verifications/s (about 100 MB of log a second), p99 was 17–34 ms with
+// 250 ms, 12–19 ms with 100 ms, 10–11 ms with 50 ms and 8–10 ms with
+// 20 ms, for the same CPU; with nothing new in the log a checkpoint returns
+// without touching the disk.
+const sqliteCheckpointInterval = 20 * time.Millisecond
 
 // walRestartBytes is the size of write-ahead log past which the
 // checkpointer makes the log start again from its beginning (see
