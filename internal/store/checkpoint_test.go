@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -148,5 +149,76 @@ func TestSQLiteLogRestartsUnderSteadyWrites(t *testing.T) {
 	}
 	if r := verifyChain(t, st, ""); !r.OK || r.Events != int64(n) {
 		t.Fatalf("chain after the restarts: %+v, want %d events verified", r, n)
+	}
+}
+
+// A reader that keeps a read transaction open on the log (another process
+// taking a backup, say) keeps the log from restarting, but never holds the
+// audit appender up for long: each restart gives up after a few
+// milliseconds instead of waiting out the busy timeout with the write lock
+// held. Once the reader is gone, the log restarts again.
+func TestSQLiteLogRestartWaitsLittleForReaders(t *testing.T) {
+	defer store.SetWALRestartBytes(256 << 10)()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "agentid.db")
+	st, err := store.Open(ctx, "sqlite:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	appender := st.NewAuditAppender()
+	n := 0
+	appendFor := func(d time.Duration) (slowest time.Duration) {
+		for end := time.Now().Add(d); time.Now().Before(end); n++ {
+			ev := auditEvent("", n)
+			if err := store.PrepareAuditEvent(ev); err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			if err := appender.Append(ctx, []*store.AuditEvent{ev}); err != nil {
+				t.Fatalf("append event %d: %v", n, err)
+			}
+			slowest = max(slowest, time.Since(start))
+		}
+		return slowest
+	}
+	appendFor(100 * time.Millisecond)
+
+	// The reader: a connection of its own, as another process has, in a
+	// read transaction on the log.
+	other, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	reader, err := other.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reader.ExecContext(ctx, "BEGIN"); err != nil {
+		t.Fatal(err)
+	}
+	var count int64
+	if err := reader.QueryRowContext(ctx, "SELECT count(*) FROM audit_events").Scan(&count); err != nil {
+		t.Fatal(err)
+	}
+	before := walSalt(t, path+"-wal")
+	slowest := appendFor(1500 * time.Millisecond)
+	t.Logf("with a reader on the log: %d log restarts, slowest append %v", walSalt(t, path+"-wal")-before, slowest)
+	if slowest > time.Second {
+		t.Fatalf("an append took %v: a restart waited for the reader with the write lock held", slowest)
+	}
+
+	if _, err := reader.ExecContext(ctx, "COMMIT"); err != nil {
+		t.Fatal(err)
+	}
+	reader.Close()
+	before = walSalt(t, path+"-wal")
+	appendFor(time.Second)
+	if restarts := walSalt(t, path+"-wal") - before; restarts == 0 {
+		t.Fatal("the log did not restart once the reader was gone")
+	}
+	if r := verifyChain(t, st, ""); !r.OK || r.Events != int64(n) {
+		t.Fatalf("chain: %+v, want %d events verified", r, n)
 	}
 }
