@@ -28,8 +28,14 @@ var walRestartBytes int64 = 64 << 20
 
 // walRestartWait bounds how long a restart waits for readers that are still
 // reading the log, while it holds the write lock: past it the restart gives
-// up (SQLITE_BUSY) and the next round tries again.
+// up (SQLITE_BUSY).
 const walRestartWait = 5 * time.Millisecond
+
+// walRestartBackoff is how long the checkpointer waits before it tries
+// again a restart that gave up: a reader that keeps a transaction open (a
+// backup, say) would otherwise cost the audit appender walRestartWait in
+// every checkpoint interval.
+const walRestartBackoff = 250 * time.Millisecond
 
 // walCheckpointer checkpoints a SQLite database in WAL mode from a
 // goroutine of its own.
@@ -53,7 +59,8 @@ const walRestartWait = 5 * time.Millisecond
 // the log holds walRestartBytes, the checkpointer runs a RESTART checkpoint
 // right after the passive one: it takes the write lock, copies the few
 // frames committed since, waits up to walRestartWait for readers to leave
-// the log, and leaves the log to be started again by the next commit. While
+// the log (or gives up, and is not tried again for walRestartBackoff), and
+// leaves the log to be started again by the next commit. While
 // it runs it holds gate, which the store's audit appender takes around its
 // transactions, so that an appender waits on the gate instead of polling
 // SQLite's busy handler (whose first sleep is a millisecond).
@@ -66,8 +73,11 @@ type walCheckpointer struct {
 	// restartFrames is walRestartBytes in frames of the database's page
 	// size.
 	restartFrames int64
-	stop          chan struct{}
-	done          sync.WaitGroup
+	// nextRestart is when a restart may be tried again after one gave up
+	// (only the checkpointer's goroutine uses it).
+	nextRestart time.Time
+	stop        chan struct{}
+	done        sync.WaitGroup
 }
 
 func startWALCheckpointer(ctx context.Context, db *sql.DB, s *Store) (*walCheckpointer, error) {
@@ -103,22 +113,26 @@ func (c *walCheckpointer) checkpoint(ctx context.Context) error {
 		return err
 	}
 	defer conn.Close()
-	var busy, frames, copied int64
-	if err := conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied); err != nil {
+	var blocked, frames, copied int64
+	if err := conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&blocked, &frames, &copied); err != nil {
 		return err
 	}
-	if frames < c.restartFrames {
+	if frames < c.restartFrames || time.Now().Before(c.nextRestart) {
 		return nil
 	}
-	return c.restart(ctx, conn)
+	gaveUp, err := c.restart(ctx, conn)
+	if gaveUp {
+		c.nextRestart = time.Now().Add(walRestartBackoff)
+	}
+	return err
 }
 
 // restart runs a RESTART checkpoint on conn, holding gate, with the busy
 // timeout lowered to walRestartWait for it. A restart that finds readers
-// still on the log reports busy, not an error; the next round tries again.
-func (c *walCheckpointer) restart(ctx context.Context, conn *sql.Conn) error {
+// still on the log reports busy, not an error.
+func (c *walCheckpointer) restart(ctx context.Context, conn *sql.Conn) (busy bool, err error) {
 	if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA busy_timeout = %d", walRestartWait.Milliseconds())); err != nil {
-		return fmt.Errorf("lower busy timeout: %w", err)
+		return false, fmt.Errorf("lower busy timeout: %w", err)
 	}
 	defer func() {
 		_, err := conn.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf("PRAGMA busy_timeout = %d", sqliteBusyTimeout.Milliseconds()))
@@ -129,12 +143,11 @@ func (c *walCheckpointer) restart(ctx context.Context, conn *sql.Conn) error {
 	}()
 	c.gate.Lock()
 	defer c.gate.Unlock()
-	var busy, frames, copied int64
-	err := conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(RESTART)").Scan(&busy, &frames, &copied)
-	if err != nil {
-		return fmt.Errorf("restart the log: %w", err)
+	var gaveUp, frames, copied int64
+	if err := conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(RESTART)").Scan(&gaveUp, &frames, &copied); err != nil {
+		return false, fmt.Errorf("restart the log: %w", err)
 	}
-	return nil
+	return gaveUp != 0, nil
 }
 
 // close stops the goroutine and checkpoints what is left.

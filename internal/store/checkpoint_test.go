@@ -156,7 +156,8 @@ func TestSQLiteLogRestartsUnderSteadyWrites(t *testing.T) {
 // taking a backup, say) keeps the log from restarting, but never holds the
 // audit appender up for long: each restart gives up after a few
 // milliseconds instead of waiting out the busy timeout with the write lock
-// held. Once the reader is gone, the log restarts again.
+// held, and is not tried again at every checkpoint. Once the reader is
+// gone, the log restarts again.
 func TestSQLiteLogRestartWaitsLittleForReaders(t *testing.T) {
 	defer store.SetWALRestartBytes(256 << 10)()
 	ctx := t.Context()
@@ -168,8 +169,11 @@ func TestSQLiteLogRestartWaitsLittleForReaders(t *testing.T) {
 	defer st.Close()
 	appender := st.NewAuditAppender()
 	n := 0
-	appendFor := func(d time.Duration) (slowest time.Duration) {
-		for end := time.Now().Add(d); time.Now().Before(end); n++ {
+	// appendFor appends at least once, for d, and returns the slowest
+	// append and how many took 4 ms or more (as long as a restart that
+	// gives up holds it).
+	appendFor := func(d time.Duration) (slowest time.Duration, held int) {
+		for end := time.Now().Add(d); slowest == 0 || time.Now().Before(end); n++ {
 			ev := auditEvent("", n)
 			if err := store.PrepareAuditEvent(ev); err != nil {
 				t.Fatal(err)
@@ -178,9 +182,13 @@ func TestSQLiteLogRestartWaitsLittleForReaders(t *testing.T) {
 			if err := appender.Append(ctx, []*store.AuditEvent{ev}); err != nil {
 				t.Fatalf("append event %d: %v", n, err)
 			}
-			slowest = max(slowest, time.Since(start))
+			took := time.Since(start)
+			slowest = max(slowest, took)
+			if took >= 4*time.Millisecond {
+				held++
+			}
 		}
-		return slowest
+		return slowest, held
 	}
 	appendFor(100 * time.Millisecond)
 
@@ -195,6 +203,10 @@ func TestSQLiteLogRestartWaitsLittleForReaders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Right after a commit, so that its snapshot includes frames no
+	// checkpoint has copied yet: it then reads from the log, which cannot
+	// restart under it.
+	appendFor(0)
 	if _, err := reader.ExecContext(ctx, "BEGIN"); err != nil {
 		t.Fatal(err)
 	}
@@ -203,10 +215,19 @@ func TestSQLiteLogRestartWaitsLittleForReaders(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := walSalt(t, path+"-wal")
-	slowest := appendFor(1500 * time.Millisecond)
-	t.Logf("with a reader on the log: %d log restarts, slowest append %v", walSalt(t, path+"-wal")-before, slowest)
+	slowest, held := appendFor(1500 * time.Millisecond)
+	restarts := walSalt(t, path+"-wal") - before
+	t.Logf("with a reader on the log: %d log restarts, slowest append %v, %d appends of 4 ms or more", restarts, slowest, held)
+	if restarts != 0 {
+		t.Fatalf("the log restarted %d times under the reader: its snapshot did not hold the log, so this test checked nothing", restarts)
+	}
 	if slowest > time.Second {
 		t.Fatalf("an append took %v: a restart waited for the reader with the write lock held", slowest)
+	}
+	// A restart at every 20 ms checkpoint would hold some 75 appends; one
+	// every 250 ms, six.
+	if held > 30 {
+		t.Fatalf("%d appends took 4 ms or more in 1.5 s: restarts that give up are tried again at every checkpoint", held)
 	}
 
 	if _, err := reader.ExecContext(ctx, "COMMIT"); err != nil {
@@ -215,7 +236,7 @@ func TestSQLiteLogRestartWaitsLittleForReaders(t *testing.T) {
 	reader.Close()
 	before = walSalt(t, path+"-wal")
 	appendFor(time.Second)
-	if restarts := walSalt(t, path+"-wal") - before; restarts == 0 {
+	if restarts = walSalt(t, path+"-wal") - before; restarts == 0 {
 		t.Fatal("the log did not restart once the reader was gone")
 	}
 	if r := verifyChain(t, st, ""); !r.OK || r.Events != int64(n) {
