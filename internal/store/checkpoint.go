@@ -22,7 +22,7 @@ const sqliteCheckpointInterval = 20 * time.Millisecond
 // walRestartBytes is the size of write-ahead log past which the
 // checkpointer makes the log start again from its beginning (see
 // walCheckpointer). It is also the journal_size_limit (see sqliteDSN): a
-// log that grew past it, say while a long export kept readers on it, is
+// log that grew past it, say while a backup kept a read transaction on it, is
 // cut back to it when it restarts. A variable so that tests can lower it.
 var walRestartBytes int64 = 64 << 20
 
