@@ -91,28 +91,39 @@ func walSalt(t *testing.T, path string) uint32 {
 	return binary.BigEndian.Uint32(hdr[16:20])
 }
 
+// openRestarting opens a SQLite store in a fresh file whose log restarts
+// past 256 KiB, and returns it with the file's path.
+func openRestarting(t *testing.T) (*store.Store, string) {
+	t.Helper()
+	t.Cleanup(store.SetWALRestartBytes(256 << 10))
+	path := filepath.Join(t.TempDir(), "agentid.db")
+	st, err := store.Open(t.Context(), "sqlite:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st, path
+}
+
+// operatorEvent is the i-th test event of the operator chain, prepared.
+func operatorEvent(t *testing.T, i int) *store.AuditEvent {
+	t.Helper()
+	ev := auditEvent("", i)
+	if err := store.PrepareAuditEvent(ev); err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
 // Under a steady stream of commits, with readers on the log all the while,
 // the log starts again from its beginning once it has grown past its
 // bound, instead of growing as long as the stream lasts; and the audit
 // chain written through the restarts verifies.
 func TestSQLiteLogRestartsUnderSteadyWrites(t *testing.T) {
-	defer store.SetWALRestartBytes(256 << 10)()
 	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "agentid.db")
-	st, err := store.Open(ctx, "sqlite:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st, path := openRestarting(t)
 	appender := st.NewAuditAppender()
-	event := func(i int) []*store.AuditEvent {
-		ev := auditEvent("", i)
-		if err := store.PrepareAuditEvent(ev); err != nil {
-			t.Fatal(err)
-		}
-		return []*store.AuditEvent{ev}
-	}
-	if err := appender.Append(ctx, event(0)); err != nil {
+	if err := appender.Append(ctx, []*store.AuditEvent{operatorEvent(t, 0)}); err != nil {
 		t.Fatal(err)
 	}
 	start := walSalt(t, path+"-wal")
@@ -133,7 +144,7 @@ func TestSQLiteLogRestartsUnderSteadyWrites(t *testing.T) {
 	var largest int64
 	n := 1
 	for ; loadCtx.Err() == nil; n++ {
-		if err := appender.Append(ctx, event(n)); err != nil {
+		if err := appender.Append(ctx, []*store.AuditEvent{operatorEvent(t, n)}); err != nil {
 			t.Fatalf("append event %d: %v", n, err)
 		}
 		if fi, err := os.Stat(path + "-wal"); err == nil {
@@ -159,14 +170,8 @@ func TestSQLiteLogRestartsUnderSteadyWrites(t *testing.T) {
 // held, and is not tried again at every checkpoint. Once the reader is
 // gone, the log restarts again.
 func TestSQLiteLogRestartWaitsLittleForReaders(t *testing.T) {
-	defer store.SetWALRestartBytes(256 << 10)()
 	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "agentid.db")
-	st, err := store.Open(ctx, "sqlite:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st, path := openRestarting(t)
 	appender := st.NewAuditAppender()
 	n := 0
 	// appendFor appends at least once, for d, and returns the slowest
@@ -174,10 +179,7 @@ func TestSQLiteLogRestartWaitsLittleForReaders(t *testing.T) {
 	// gives up holds it).
 	appendFor := func(d time.Duration) (slowest time.Duration, held int) {
 		for end := time.Now().Add(d); slowest == 0 || time.Now().Before(end); n++ {
-			ev := auditEvent("", n)
-			if err := store.PrepareAuditEvent(ev); err != nil {
-				t.Fatal(err)
-			}
+			ev := operatorEvent(t, n)
 			start := time.Now()
 			if err := appender.Append(ctx, []*store.AuditEvent{ev}); err != nil {
 				t.Fatalf("append event %d: %v", n, err)
