@@ -96,6 +96,8 @@ type AuditLog struct {
 	linger time.Duration
 	// coming counts the events announced with Expect and not yet queued.
 	coming atomic.Int64
+	// unannounced is what Expect returns without a linger (uncounted).
+	unannounced Expectation
 
 	mu      sync.Mutex
 	queue   []*pendingEvent
@@ -184,14 +186,18 @@ func NewAuditLog(st *store.Store, opts ...AuditOption) (*AuditLog, error) {
 	for _, o := range opts {
 		o(a)
 	}
+	a.unannounced.log = a
 	return a, nil
 }
 
 // Expectation is an event announced to an AuditLog before it is recorded
 // (see WithAuditLinger): made by Expect, ended by its Record or Cancel.
 type Expectation struct {
-	log   *AuditLog
-	ended atomic.Bool
+	log *AuditLog
+	// counted is false for the Expectation a log without a linger hands
+	// out: nothing waits for announcements there, so none is counted.
+	counted bool
+	ended   atomic.Bool
 }
 
 // Expect announces an event that is on its way: a verification has begun
@@ -199,8 +205,11 @@ type Expectation struct {
 // without recording calls Cancel (a deferred Cancel after Record does
 // nothing).
 func (a *AuditLog) Expect() *Expectation {
+	if a.linger <= 0 {
+		return &a.unannounced
+	}
 	a.coming.Add(1)
-	return &Expectation{log: a}
+	return &Expectation{log: a, counted: true}
 }
 
 // Record records ev as AuditLog.Record does, and ends the expectation once
@@ -216,7 +225,7 @@ func (e *Expectation) Cancel() { e.end() }
 // end takes the expected event off the count, and wakes a lingering drain
 // when it was the last one to come.
 func (e *Expectation) end() {
-	if e == nil || !e.ended.CompareAndSwap(false, true) {
+	if e == nil || !e.counted || !e.ended.CompareAndSwap(false, true) {
 		return
 	}
 	if e.log.coming.Add(-1) == 0 {
