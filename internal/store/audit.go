@@ -391,25 +391,33 @@ func (a *AuditAppender) append(ctx context.Context, batches []*auditBatch) error
 			}
 		}
 	}
+	commit := func(begin func(context.Context, *sql.TxOptions) (*sql.Tx, error)) error {
+		tx, err := begin(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("begin: %w", err)
+		}
+		var conn sqlConn = tx
+		if a.s.stmts != nil {
+			conn = preparedTx{tx: tx, cache: a.s.stmts}
+		}
+		if err := a.appendIn(ctx, conn, pg, batches); err != nil {
+			_ = tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("commit: %w", classify(err))
+		}
+		return nil
+	}
 	if c := a.s.checkpointer; c != nil {
-		// Wait here, not in SQLite's busy handler, while the log restarts.
-		c.gate.Lock()
-		defer c.gate.Unlock()
+		// On the appender's own connection, waiting on the gate, not in
+		// SQLite's busy handler, while the log restarts.
+		err = c.withWriter(ctx, commit)
+	} else {
+		err = commit(sqlDB.BeginTx)
 	}
-	tx, err := sqlDB.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	var conn sqlConn = tx
-	if a.s.stmts != nil {
-		conn = preparedTx{tx: tx, cache: a.s.stmts}
-	}
-	if err := a.appendIn(ctx, conn, pg, batches); err != nil {
-		_ = tx.Rollback()
 		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", classify(err))
 	}
 	a.remember(batches)
 	return nil

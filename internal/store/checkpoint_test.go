@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -260,5 +261,95 @@ func TestSQLiteLogRestartWaitsLittleForReaders(t *testing.T) {
 	}
 	if r := verifyChain(t, st, ""); !r.OK || r.Events != int64(n) {
 		t.Fatalf("chain: %+v, want %d events verified", r, n)
+	}
+}
+
+// On a SQLite file, audit appends from many appenders commit on one
+// connection set aside for them (so that their statements are compiled on
+// it alone), while reads go on in the pool; a connection on which an append
+// failed is given back and the next append takes a fresh one.
+func TestSQLiteAuditAppendsKeepOneConnection(t *testing.T) {
+	ctx := t.Context()
+	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "agentid.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	org := mustOrg(t, st, "acme")
+	if store.AuditWriter(st) != nil {
+		t.Fatal("a connection is held before the first append")
+	}
+	appendWith(t, st.NewAuditAppender(), org.ID, 1, 1)
+	writer := store.AuditWriter(st)
+	if writer == nil {
+		t.Fatal("no connection held for audit appends after one")
+	}
+
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for range 4 {
+		a := st.NewAuditAppender()
+		wg.Go(func() {
+			for range 25 {
+				if err := a.Append(ctx, prepared(t, org.ID, 1, 2)); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+		wg.Go(func() {
+			for range 25 {
+				if _, err := st.ListAuditEvents(ctx, store.AuditFilter{OrganizationID: org.ID, Limit: 5}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if w := store.AuditWriter(st); w != writer {
+		t.Fatal("concurrent appends moved to another connection")
+	}
+
+	dup := prepared(t, org.ID, 1, 2)
+	dup[1].ID = dup[0].ID
+	if err := st.NewAuditAppender().Append(ctx, dup); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("append with a duplicate id: %v", err)
+	}
+	if store.AuditWriter(st) != nil {
+		t.Fatal("the connection of a failed append is still held")
+	}
+	appendWith(t, st.NewAuditAppender(), org.ID, 202, 1)
+	if w := store.AuditWriter(st); w == nil || w == writer {
+		t.Fatalf("after a failure: connection %p, before %p; want a fresh one", w, writer)
+	}
+	if r := verifyChain(t, st, org.ID); !r.OK || r.HeadSeq != 202 {
+		t.Fatalf("chain: %+v %+v", r, r.Broken)
+	}
+}
+
+// With the pool capped at one connection, audit appends keep none aside:
+// reads after an append still get the connection.
+func TestSQLiteAuditAppendsWithOneConnection(t *testing.T) {
+	ctx := t.Context()
+	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "agentid.db"), store.WithMaxOpenConns(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	org := mustOrg(t, st, "acme")
+	appendWith(t, st.NewAuditAppender(), org.ID, 1, 3)
+	if store.AuditWriter(st) != nil {
+		t.Fatal("the only connection is held for audit appends")
+	}
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	events, err := st.ListAuditEvents(rctx, store.AuditFilter{OrganizationID: org.ID})
+	if err != nil || len(events) != 3 {
+		t.Fatalf("read after the append: %d events, %v", len(events), err)
 	}
 }

@@ -1,6 +1,9 @@
 package store
 
-import "context"
+import (
+	"context"
+	"database/sql"
+)
 
 // NumMigrations is the number of migrations this build knows.
 var NumMigrations = len(migrations)
@@ -25,4 +28,16 @@ func SetWALRestartBytes(n int64) (restore func()) {
 	old := walRestartBytes
 	walRestartBytes = n
 	return func() { walRestartBytes = old }
+}
+
+// AuditWriter returns the connection a SQLite file store's audit appends
+// run on, or nil when none is held.
+func AuditWriter(s *Store) *sql.Conn {
+	c := s.checkpointer
+	if c == nil {
+		return nil
+	}
+	c.gate.Lock()
+	defer c.gate.Unlock()
+	return c.writer
 }

@@ -193,7 +193,7 @@ func Open(ctx context.Context, dbURL string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("open %s database %s: %w", driver, redact(dbURL), err)
 	}
 	if driver == DriverSQLite && !memory {
-		if s.checkpointer, err = startWALCheckpointer(ctx, sqlDB, s); err != nil {
+		if s.checkpointer, err = startWALCheckpointer(ctx, sqlDB, s, o.maxOpenConns != 1); err != nil {
 			_ = sqlDB.Close()
 			return nil, fmt.Errorf("open %s database %s: %w", driver, redact(dbURL), err)
 		}
