@@ -38,8 +38,9 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 command -v wrk >/dev/null || { echo "wrk is not installed" >&2; exit 1; }
-# Built as a server is deployed: without cgo.
-(cd "$root" && CGO_ENABLED=0 go build -o "$work/agentid" ./cmd/agentid)
+# Built as a server is deployed (README, Quick start): without cgo or gin's
+# MessagePack codec.
+(cd "$root" && CGO_ENABLED=0 go build -tags nomsgpack -o "$work/agentid" ./cmd/agentid)
 
 TOKEN=tok_bench_$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 export TOKEN

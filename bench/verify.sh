@@ -74,9 +74,10 @@ trap cleanup EXIT
 if [ -n "${AGENTID_BIN:-}" ]; then
   agentid=$AGENTID_BIN
 else
-  # Built as a server is deployed: without cgo (a cgo build also links the
-  # in-process TPM simulator and OpenSSL, about 12 MB more resident).
-  (cd "$root" && CGO_ENABLED=0 go build -o "$work/agentid" ./cmd/agentid)
+  # Built as a server is deployed (README, Quick start): without cgo (a cgo
+  # build also links the in-process TPM simulator and OpenSSL, about 12 MB
+  # more resident) and without gin's MessagePack codec.
+  (cd "$root" && CGO_ENABLED=0 go build -tags nomsgpack -o "$work/agentid" ./cmd/agentid)
   agentid="$work/agentid"
 fi
 url="http://127.0.0.1:$port"
