@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"regexp"
-	"sync"
 	"testing"
 	"time"
 
@@ -98,28 +97,18 @@ func TestAuditAppenderConcurrent(t *testing.T) {
 		org := mustOrg(t, s1, "acme")
 		appenders := []*store.AuditAppender{s1.NewAuditAppender(), s2.NewAuditAppender()}
 		const writers, rounds, size = 6, 10, 3
-		var wg sync.WaitGroup
-		errs := make(chan error, writers*rounds)
-		for w := range writers {
-			wg.Go(func() {
-				for range rounds {
-					batch, err := prepare(org.ID, 0, size)
-					if err != nil {
-						errs <- err
-						return
-					}
-					if err := appenders[w%2].Append(t.Context(), batch); err != nil {
-						errs <- err
-						return
-					}
+		concurrently(t, writers, func(w int) error {
+			for range rounds {
+				batch, err := prepare(org.ID, 0, size)
+				if err != nil {
+					return err
 				}
-			})
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			t.Fatal(err)
-		}
+				if err := appenders[w%2].Append(t.Context(), batch); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 		if r := verifyChain(t, s1, org.ID); !r.OK || r.HeadSeq != writers*rounds*size {
 			t.Fatalf("chain after concurrent appends: %+v %+v", r, r.Broken)
 		}

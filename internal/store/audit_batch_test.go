@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"errors"
-	"sync"
 	"testing"
 
 	"github.com/agentid/agentid/internal/auditchain"
@@ -116,41 +115,30 @@ func TestAuditConcurrentBatches(t *testing.T) {
 		org := mustOrg(t, s1, "acme")
 
 		const writers, rounds, size = 6, 10, 8
-		var wg sync.WaitGroup
-		errs := make(chan error, writers*rounds)
-		for w := range writers {
+		concurrently(t, writers, func(w int) error {
 			s := s1
 			if w%2 == 1 {
 				s = s2
 			}
-			wg.Go(func() {
-				for range rounds {
-					a, err := prepare(org.ID, 0, size)
-					if err != nil {
-						errs <- err
-						return
-					}
-					o, err := prepare("", 0, size)
-					if err != nil {
-						errs <- err
-						return
-					}
-					batch := append(a, o...)
-					if w%2 == 1 {
-						batch = append(o, a...)
-					}
-					if err := s.AppendAuditEvents(t.Context(), batch); err != nil {
-						errs <- err
-						return
-					}
+			for range rounds {
+				a, err := prepare(org.ID, 0, size)
+				if err != nil {
+					return err
 				}
-			})
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			t.Fatal(err)
-		}
+				o, err := prepare("", 0, size)
+				if err != nil {
+					return err
+				}
+				batch := append(a, o...)
+				if w%2 == 1 {
+					batch = append(o, a...)
+				}
+				if err := s.AppendAuditEvents(t.Context(), batch); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 		for _, chain := range []string{org.ID, ""} {
 			events := readChain(t, s2, chain)
 			if len(events) != writers*rounds*size {

@@ -62,6 +62,21 @@ func readChain(t *testing.T, s *store.Store, orgID string) []store.AuditEvent {
 	return out
 }
 
+// concurrently runs fn(0) … fn(n-1), each in a goroutine of its own, and
+// fails t with the errors they return.
+func concurrently(t *testing.T, n int, fn func(i int) error) {
+	t.Helper()
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { errs[i] = fn(i) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // verifyChain checks a chain as stored, against its head row too.
 func verifyChain(t *testing.T, s *store.Store, orgID string) *auditchain.Report {
 	t.Helper()
@@ -359,27 +374,18 @@ func TestAuditConcurrentAppenders(t *testing.T) {
 		org := mustOrg(t, s1, "acme")
 
 		const writers, each = 8, 50
-		var wg sync.WaitGroup
-		errs := make(chan error, writers*each)
-		for w := range writers {
+		concurrently(t, writers, func(w int) error {
 			s := s1
 			if w%2 == 1 {
 				s = s2
 			}
-			wg.Go(func() {
-				for i := range each {
-					if err := s.AppendAuditEvent(t.Context(), auditEvent(org.ID, w*each+i)); err != nil {
-						errs <- err
-						return
-					}
+			for i := range each {
+				if err := s.AppendAuditEvent(t.Context(), auditEvent(org.ID, w*each+i)); err != nil {
+					return err
 				}
-			})
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			t.Fatal(err)
-		}
+			}
+			return nil
+		})
 
 		events := readChain(t, s2, org.ID)
 		if len(events) != writers*each {

@@ -285,32 +285,24 @@ func TestSQLiteAuditAppendsKeepOneConnection(t *testing.T) {
 		t.Fatal("no connection held for audit appends after one")
 	}
 
-	var wg sync.WaitGroup
-	errs := make(chan error, 16)
-	for range 4 {
+	// Four appenders and four readers.
+	concurrently(t, 8, func(i int) error {
 		a := st.NewAuditAppender()
-		wg.Go(func() {
-			for range 25 {
-				if err := a.Append(ctx, prepared(t, org.ID, 1, 2)); err != nil {
-					errs <- err
-					return
+		for range 25 {
+			if i%2 == 0 {
+				batch, err := prepare(org.ID, 0, 2)
+				if err != nil {
+					return err
 				}
-			}
-		})
-		wg.Go(func() {
-			for range 25 {
-				if _, err := st.ListAuditEvents(ctx, store.AuditFilter{OrganizationID: org.ID, Limit: 5}); err != nil {
-					errs <- err
-					return
+				if err := a.Append(ctx, batch); err != nil {
+					return err
 				}
+			} else if _, err := st.ListAuditEvents(ctx, store.AuditFilter{OrganizationID: org.ID, Limit: 5}); err != nil {
+				return err
 			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+		}
+		return nil
+	})
 	if w := store.AuditWriter(st); w != writer {
 		t.Fatal("concurrent appends moved to another connection")
 	}
