@@ -391,8 +391,8 @@ func (a *AuditAppender) append(ctx context.Context, batches []*auditBatch) error
 			}
 		}
 	}
-	commit := func(begin func(context.Context, *sql.TxOptions) (*sql.Tx, error)) error {
-		tx, err := begin(ctx, nil)
+	commit := func(db txBeginner) error {
+		tx, err := db.BeginTx(ctx, nil)
 		if err != nil {
 			return fmt.Errorf("begin: %w", err)
 		}
@@ -414,7 +414,7 @@ func (a *AuditAppender) append(ctx context.Context, batches []*auditBatch) error
 		// SQLite's busy handler, while the log restarts.
 		err = c.withWriter(ctx, commit)
 	} else {
-		err = commit(sqlDB.BeginTx)
+		err = commit(sqlDB)
 	}
 	if err != nil {
 		return err

@@ -93,16 +93,22 @@ type walCheckpointer struct {
 	ownWriter bool
 }
 
-// withWriter runs fn holding gate, on the audit appender's connection (or,
+// txBeginner begins transactions: a *sql.DB on any connection of its pool,
+// a *sql.Conn on that one.
+type txBeginner interface {
+	BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error)
+}
+
+// withWriter runs fn holding gate, with the audit appender's connection (or,
 // when the pool is capped at one connection, which a connection held aside
-// would starve, on the pool). A connection on which fn failed is given back
-// to the pool and a fresh one taken next time: the failure may have left it
-// unusable.
-func (c *walCheckpointer) withWriter(ctx context.Context, fn func(begin func(context.Context, *sql.TxOptions) (*sql.Tx, error)) error) error {
+// would starve, with the pool). A connection on which fn failed is given
+// back to the pool and a fresh one taken next time: the failure may have
+// left it unusable.
+func (c *walCheckpointer) withWriter(ctx context.Context, fn func(txBeginner) error) error {
 	c.gate.Lock()
 	defer c.gate.Unlock()
 	if !c.ownWriter {
-		return fn(c.db.BeginTx)
+		return fn(c.db)
 	}
 	if c.writer == nil {
 		w, err := c.db.Conn(ctx)
@@ -111,7 +117,7 @@ func (c *walCheckpointer) withWriter(ctx context.Context, fn func(begin func(con
 		}
 		c.writer = w
 	}
-	err := fn(c.writer.BeginTx)
+	err := fn(c.writer)
 	if err != nil {
 		_ = c.writer.Close()
 		c.writer = nil
