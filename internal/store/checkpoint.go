@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -83,8 +84,10 @@ type walCheckpointer struct {
 	// nextRestart is when a restart may be tried again after one gave up
 	// (only the checkpointer's goroutine uses it).
 	nextRestart time.Time
-	stop        chan struct{}
-	done        sync.WaitGroup
+	// restarts counts the restarts tried, given up or not.
+	restarts atomic.Int64
+	stop     chan struct{}
+	done     sync.WaitGroup
 	// writer is the audit appender's connection, taken from the pool when
 	// first needed and given back after a failure; nil when the pool
 	// holds a single connection (see withWriter). Guarded by gate.
@@ -191,6 +194,7 @@ func (c *walCheckpointer) restart(ctx context.Context, conn *sql.Conn) (busy boo
 	}()
 	c.gate.Lock()
 	defer c.gate.Unlock()
+	c.restarts.Add(1)
 	var gaveUp, frames, copied int64
 	if err := conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(RESTART)").Scan(&gaveUp, &frames, &copied); err != nil {
 		return false, fmt.Errorf("restart the log: %w", err)

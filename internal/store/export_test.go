@@ -30,6 +30,15 @@ func SetWALRestartBytes(n int64) (restore func()) {
 	return func() { walRestartBytes = old }
 }
 
+// LogRestarts returns how many restarts of the write-ahead log a SQLite file
+// store's checkpointer has tried.
+func LogRestarts(s *Store) int64 {
+	if s.checkpointer == nil {
+		return 0
+	}
+	return s.checkpointer.restarts.Load()
+}
+
 // AuditWriter returns the connection a SQLite file store's audit appends
 // run on, or nil when none is held.
 func AuditWriter(s *Store) *sql.Conn {
