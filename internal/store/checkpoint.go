@@ -67,9 +67,9 @@ const walRestartBackoff = 250 * time.Millisecond
 // SQLite's busy handler (whose first sleep is a millisecond).
 //
 // The audit appender's transactions run on one connection of their own,
-// writer, which gate guards (see withWriter). On whichever connection of
-// the pool they landed, the multi-row inserts of the audit trail (a
-// statement per row count) ended up prepared on every connection, each
+// writer, which gate guards (see withWriter). When they ran on whichever
+// connection of the pool was free, the multi-row inserts of the audit trail
+// (a statement per row count) ended up prepared on every connection, each
 // holding its compiled programs: under load SQLite's memory grew from 12 to
 // 24 MB with ten connections open, and the server's peak RSS by 6–8 MB.
 //
