@@ -409,10 +409,8 @@ func (a *AuditAppender) append(ctx context.Context, batches []*auditBatch) error
 		}
 		return nil
 	}
-	if c := a.s.checkpointer; c != nil {
-		// On the appender's own connection, waiting on the gate, not in
-		// SQLite's busy handler, while the log restarts.
-		err = c.withWriter(ctx, commit)
+	if w := a.s.auditWriter; w != nil {
+		err = w.run(ctx, commit)
 	} else {
 		err = commit(sqlDB)
 	}

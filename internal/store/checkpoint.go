@@ -62,22 +62,16 @@ const walRestartBackoff = 250 * time.Millisecond
 // frames committed since, waits up to walRestartWait for readers to leave
 // the log (or gives up, and is not tried again for walRestartBackoff), and
 // leaves the log to be started again by the next commit. While
-// it runs it holds gate, which the store's audit appender takes around its
-// transactions, so that an appender waits on the gate instead of polling
-// SQLite's busy handler (whose first sleep is a millisecond).
-//
-// The audit appender's transactions run on one connection of their own,
-// writer, which gate guards (see withWriter). When they ran on whichever
-// connection of the pool was free, the multi-row inserts of the audit trail
-// (a statement per row count) ended up prepared on every connection, each
-// holding its compiled programs: under load SQLite's memory grew from 12 to
-// 24 MB with ten connections open, and the server's peak RSS by 6–8 MB.
+// it runs it holds the audit writer's mutex (see sqliteAuditWriter), so
+// that audit appends wait on it instead of polling SQLite's busy handler
+// (whose first sleep is a millisecond).
 //
 // Close runs a last TRUNCATE checkpoint, and SQLite checkpoints again when
 // the last connection closes.
 type walCheckpointer struct {
-	db   *sql.DB
-	gate sync.Mutex
+	db *sql.DB
+	// appends is the store's audit writer, held off during a restart.
+	appends *sqliteAuditWriter
 	// restartFrames is walRestartBytes in frames of the database's page
 	// size.
 	restartFrames int64
@@ -88,55 +82,16 @@ type walCheckpointer struct {
 	restarts atomic.Int64
 	stop     chan struct{}
 	done     sync.WaitGroup
-	// writer is the audit appender's connection, taken from the pool when
-	// first needed and given back after a failure; nil when the pool
-	// holds a single connection (see withWriter). Guarded by gate.
-	writer *sql.Conn
-	// ownWriter is whether appends keep a connection of their own.
-	ownWriter bool
 }
 
-// txBeginner begins transactions: a *sql.DB on any connection of its pool,
-// a *sql.Conn on that one.
-type txBeginner interface {
-	BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error)
-}
-
-// withWriter runs fn holding gate, with the audit appender's connection (or,
-// when the pool is capped at one connection, which a connection held aside
-// would starve, with the pool). A connection on which fn failed is given
-// back to the pool and a fresh one taken next time: the failure may have
-// left it unusable.
-func (c *walCheckpointer) withWriter(ctx context.Context, fn func(txBeginner) error) error {
-	c.gate.Lock()
-	defer c.gate.Unlock()
-	if !c.ownWriter {
-		return fn(c.db)
-	}
-	if c.writer == nil {
-		w, err := c.db.Conn(ctx)
-		if err != nil {
-			return fmt.Errorf("take the audit connection: %w", err)
-		}
-		c.writer = w
-	}
-	err := fn(c.writer)
-	if err != nil {
-		_ = c.writer.Close()
-		c.writer = nil
-	}
-	return err
-}
-
-// startWALCheckpointer starts the checkpointer of db. ownWriter says whether
-// audit appends keep a connection of their own (not when the pool is capped
-// at one).
-func startWALCheckpointer(ctx context.Context, db *sql.DB, s *Store, ownWriter bool) (*walCheckpointer, error) {
+// startWALCheckpointer starts the checkpointer of db, which holds appends
+// off while it restarts the log.
+func startWALCheckpointer(ctx context.Context, db *sql.DB, s *Store, appends *sqliteAuditWriter) (*walCheckpointer, error) {
 	var pageSize int64
 	if err := db.QueryRowContext(ctx, "PRAGMA page_size").Scan(&pageSize); err != nil {
 		return nil, fmt.Errorf("read page size: %w", err)
 	}
-	c := &walCheckpointer{db: db, stop: make(chan struct{}), restartFrames: max(walRestartBytes/max(pageSize, 512), 1), ownWriter: ownWriter}
+	c := &walCheckpointer{db: db, stop: make(chan struct{}), restartFrames: max(walRestartBytes/max(pageSize, 512), 1), appends: appends}
 	c.done.Go(func() {
 		t := time.NewTicker(sqliteCheckpointInterval)
 		defer t.Stop()
@@ -178,9 +133,9 @@ func (c *walCheckpointer) checkpoint(ctx context.Context) error {
 	return err
 }
 
-// restart runs a RESTART checkpoint on conn, holding gate, with the busy
-// timeout lowered to walRestartWait for it. A restart that finds readers
-// still on the log reports busy, not an error.
+// restart runs a RESTART checkpoint on conn, holding the audit writer's
+// mutex, with the busy timeout lowered to walRestartWait for it. A restart
+// that finds readers still on the log reports busy, not an error.
 func (c *walCheckpointer) restart(ctx context.Context, conn *sql.Conn) (busy bool, err error) {
 	if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA busy_timeout = %d", walRestartWait.Milliseconds())); err != nil {
 		return false, fmt.Errorf("lower busy timeout: %w", err)
@@ -192,8 +147,8 @@ func (c *walCheckpointer) restart(ctx context.Context, conn *sql.Conn) (busy boo
 			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
 		}
 	}()
-	c.gate.Lock()
-	defer c.gate.Unlock()
+	c.appends.mu.Lock()
+	defer c.appends.mu.Unlock()
 	c.restarts.Add(1)
 	var gaveUp, frames, copied int64
 	if err := conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(RESTART)").Scan(&gaveUp, &frames, &copied); err != nil {
@@ -202,17 +157,10 @@ func (c *walCheckpointer) restart(ctx context.Context, conn *sql.Conn) (busy boo
 	return gaveUp != 0, nil
 }
 
-// close stops the goroutine, gives the audit connection back and
-// checkpoints what is left.
+// close stops the goroutine and checkpoints what is left.
 func (c *walCheckpointer) close(s *Store) {
 	close(c.stop)
 	c.done.Wait()
-	c.gate.Lock()
-	if c.writer != nil {
-		_ = c.writer.Close()
-		c.writer = nil
-	}
-	c.gate.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if _, err := c.db.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {

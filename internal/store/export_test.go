@@ -42,11 +42,11 @@ func LogRestarts(s *Store) int64 {
 // AuditWriter returns the connection a SQLite file store's audit appends
 // run on, or nil when none is held.
 func AuditWriter(s *Store) *sql.Conn {
-	c := s.checkpointer
-	if c == nil {
+	w := s.auditWriter
+	if w == nil {
 		return nil
 	}
-	c.gate.Lock()
-	defer c.gate.Unlock()
-	return c.writer
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.conn
 }

@@ -68,6 +68,9 @@ type Store struct {
 	// checkpointer checkpoints a SQLite file database's write-ahead log
 	// (nil otherwise).
 	checkpointer *walCheckpointer
+	// auditWriter runs a SQLite file database's audit appends (nil
+	// otherwise).
+	auditWriter *sqliteAuditWriter
 	// stmts holds the SQLite statements run outside gorm prepared (nil on
 	// PostgreSQL and on transaction-scoped Stores).
 	stmts *stmtCache
@@ -193,7 +196,8 @@ func Open(ctx context.Context, dbURL string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("open %s database %s: %w", driver, redact(dbURL), err)
 	}
 	if driver == DriverSQLite && !memory {
-		if s.checkpointer, err = startWALCheckpointer(ctx, sqlDB, s, o.maxOpenConns != 1); err != nil {
+		s.auditWriter = &sqliteAuditWriter{db: sqlDB, own: o.maxOpenConns != 1}
+		if s.checkpointer, err = startWALCheckpointer(ctx, sqlDB, s, s.auditWriter); err != nil {
 			_ = sqlDB.Close()
 			return nil, fmt.Errorf("open %s database %s: %w", driver, redact(dbURL), err)
 		}
@@ -308,6 +312,9 @@ func (s *Store) Close() error {
 	sqlDB, err := s.db.DB()
 	if err != nil {
 		return fmt.Errorf("close %s store: %w", s.driver, err)
+	}
+	if s.auditWriter != nil {
+		s.auditWriter.close() // before the last checkpoint, which the pool runs
 	}
 	if s.checkpointer != nil {
 		s.checkpointer.close(s)
