@@ -9,6 +9,7 @@ import (
 	"io"
 	"iter"
 	"log/slog"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -98,6 +99,9 @@ type AuditLog struct {
 	coming atomic.Int64
 	// unannounced is what Expect returns without a linger (uncounted).
 	unannounced Expectation
+	// committed and commits count the events committed and the
+	// transactions that committed them (see Stats).
+	committed, commits atomic.Int64
 
 	mu      sync.Mutex
 	queue   []*pendingEvent
@@ -314,9 +318,24 @@ func (a *AuditLog) enqueue(ctx context.Context, ev Event) (*pendingEvent, error)
 }
 
 // drain appends the queued events in groups until the queue is empty.
+//
+// Before it takes each group it yields its processor (runtime.Gosched), so
+// that the goroutines already ready to run there go first. The drain is
+// started by the first event of a burst, and Go runs a new goroutine next,
+// as soon as the one that started it blocks (here, on its event's commit):
+// without the yield the drain would commit that one event at once, ahead of
+// the requests that were ready to run, whose verifications then waited
+// behind the commit and whose events went into the next group. After the
+// yield those requests have verified and queued their events, which join
+// the group; when nothing else is ready the yield returns at once. Measured
+// with 64 connections at saturation on SQLite (two cores): 19,600–21,700
+// instead of 13,300–16,400 verifications/s, 67–74 µs of server CPU each
+// instead of 91–109 µs; and in an open loop at 8,000/s, groups of 1.8
+// events instead of 1.3 and p90 latency 2.0 ms instead of 3.3 ms.
 func (a *AuditLog) drain() {
 	var timer *time.Timer
 	for {
+		runtime.Gosched()
 		a.mu.Lock()
 		if a.lingers(len(a.queue)) {
 			// Wait for the expected events, at most a.linger: the last
@@ -385,14 +404,40 @@ func (a *AuditLog) commit(batch []*pendingEvent) {
 		a.log.Warn("audit group commit failed; appending its events one by one", "events", len(batch), "error", err)
 		for _, p := range batch {
 			p.err = a.appender.Append(ctx, []*AuditRecord{p.rec})
+			if p.err == nil {
+				a.counted(1)
+			}
 			close(p.done)
 		}
 		return
+	}
+	if err == nil {
+		a.counted(len(batch))
 	}
 	for _, p := range batch {
 		p.err = err
 		close(p.done)
 	}
+}
+
+// counted adds a commit of n events to the Stats.
+func (a *AuditLog) counted(n int) {
+	a.committed.Add(int64(n))
+	a.commits.Add(1)
+}
+
+// AuditStats is what an AuditLog has committed since it was made.
+type AuditStats struct {
+	// Events is how many events were committed.
+	Events int64
+	// Commits is how many transactions committed them: Events/Commits is
+	// the mean size of a group (see AuditLog).
+	Commits int64
+}
+
+// Stats returns what a has committed so far.
+func (a *AuditLog) Stats() AuditStats {
+	return AuditStats{Events: a.committed.Load(), Commits: a.commits.Load()}
 }
 
 // List returns one page of the events f selects, in sequence order.

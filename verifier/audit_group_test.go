@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
+	"slices"
 	"sync"
 	"testing"
 
@@ -112,7 +114,66 @@ func TestAuditLogGroupCommit(t *testing.T) {
 		if seen != len(records) {
 			t.Fatalf("%d events stored, %d recorded", seen, len(records))
 		}
+		// The events of unknown organizations were not committed, and
+		// are not counted.
+		s0, s1 := logs[0].Stats(), logs[1].Stats()
+		if s0.Events+s1.Events != int64(len(records)) || s0.Commits > s0.Events || s1.Commits > s1.Events || s0.Commits == 0 || s1.Commits == 0 {
+			t.Fatalf("stats %+v and %+v, want %d events in all", s0, s1, len(records))
+		}
 	})
+}
+
+// Records whose goroutines are ready to run when a burst begins share its
+// commit: the drain that the first of them starts lets them run before it
+// takes its group (see AuditLog.drain). With one processor, eight
+// goroutines released at once are committed in a transaction or two; a
+// drain that took its group at once would commit the first event alone,
+// and the one each next goroutine starts likewise: eight transactions.
+func TestAuditLogGroupsReadyRecords(t *testing.T) {
+	st := storetest.SQLite(t)
+	log, err := verifier.NewAuditLog(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	const n, trials = 8, 5
+	var commits []int64
+	for trial := range trials {
+		before := log.Stats()
+		var ready, done sync.WaitGroup
+		start := make(chan struct{})
+		errs := make(chan error, n)
+		for i := range n {
+			ready.Add(1)
+			done.Go(func() {
+				ready.Done()
+				<-start
+				ev := verifier.Event{Agent: "did:key:zAgent", Decision: verifier.DecisionVerified, RequestID: fmt.Sprintf("t%d-%d", trial, i)}
+				if _, err := log.Record(t.Context(), ev); err != nil {
+					errs <- err
+				}
+			})
+		}
+		ready.Wait()
+		close(start)
+		done.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		after := log.Stats()
+		if after.Events-before.Events != n {
+			t.Fatalf("trial %d: %d events committed, want %d", trial, after.Events-before.Events, n)
+		}
+		commits = append(commits, after.Commits-before.Commits)
+	}
+	slices.Sort(commits)
+	if median := commits[trials/2]; median > 2 {
+		t.Fatalf("%d events released at once took %v commits in %d trials (sorted), want a median of at most 2", n, commits, trials)
+	}
+	if r, err := log.VerifyChain(t.Context(), ""); err != nil || !r.OK || r.Events != n*trials {
+		t.Fatalf("chain: %+v, %v", r, err)
+	}
 }
 
 // A Record whose context is already done records nothing and says so.

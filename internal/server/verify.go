@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/agentid/agentid/credential"
 	"github.com/agentid/agentid/delegation"
@@ -132,6 +133,21 @@ func (s *Server) setupVerification() error {
 			return err
 		}
 		vc.audit = a
+	}
+	audit := vc.audit
+	for _, c := range []prometheus.Collector{
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "agentid_audit_events_total",
+			Help: "Audit events this process has committed (one per verification).",
+		}, func() float64 { return float64(audit.Stats().Events) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "agentid_audit_commits_total",
+			Help: "Transactions that committed them: events per commit is the mean size of a group commit.",
+		}, func() float64 { return float64(audit.Stats().Commits) }),
+	} {
+		if err := s.registry.Register(c); err != nil {
+			return fmt.Errorf("register audit metrics: %w", err)
+		}
 	}
 	ch, err := verifier.NewChallenges(s.store, verifier.WithChallengeTTL(vc.challengeTTL), verifier.WithChallengeLogger(s.log))
 	if err != nil {

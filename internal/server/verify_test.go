@@ -596,6 +596,53 @@ func TestVerifyStatus(t *testing.T) {
 }
 
 // startServerAt is startServer with another public URL.
+// The audit log's group commits are counted in /metrics: every
+// verification's event, and the transactions that committed them, fewer
+// than the events when verifications ran at once.
+func TestMetricsCountAuditCommits(t *testing.T) {
+	ls := startServer(t, storetest.SQLite(t))
+	iss, agent := newKeyParty(t, keys.Ed25519), newKeyParty(t, keys.P256)
+	vc := signVC(t, identityVC(t, iss.did, agent.did, nil), iss)
+	const n = 24
+	body, err := json.Marshal(map[string]any{"verifiableCredential": vc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	answers := make(chan error, n)
+	for range n {
+		go func() {
+			resp, err := http.Post(ls.url+"/credentials/verify", "application/json", bytes.NewReader(body))
+			if err == nil {
+				_ = resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					err = fmt.Errorf("status %d", resp.StatusCode)
+				}
+			}
+			answers <- err
+		}()
+	}
+	for range n {
+		if err := <-answers; err != nil {
+			t.Fatalf("verify: %v", err)
+		}
+	}
+	metrics := string(do(t, ls.Handler(), "GET", "/metrics", nil).body)
+	value := func(name string) int {
+		i := strings.Index(metrics, "\n"+name+" ")
+		if i < 0 {
+			t.Fatalf("metrics lack %s", name)
+		}
+		var v int
+		if _, err := fmt.Sscan(metrics[i+len(name)+2:], &v); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		return v
+	}
+	if events, commits := value("agentid_audit_events_total"), value("agentid_audit_commits_total"); events != n || commits < 1 || commits > n {
+		t.Fatalf("agentid_audit_events_total %d, agentid_audit_commits_total %d; want %d events in 1 to %d commits", events, commits, n, n)
+	}
+}
+
 func startServerAt(t testing.TB, st *store.Store, publicURL string, opts ...Option) *liveServer {
 	return startServer(t, st, append(opts, WithPublicURL(publicURL))...)
 }
