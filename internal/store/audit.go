@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/bits"
 	"slices"
 	"strings"
 	"sync"
@@ -132,12 +133,20 @@ func newEventID() string {
 const maxAuditInsert = 256
 
 // maxSQLiteInsert is how many rows one INSERT statement carries on SQLite
-// (15 parameters a row). Each row count is its own prepared statement (see
-// stmtCache), so a group of events is inserted by at most a few
-// statements. Measured per event, with prepared statements, 8 to 32 rows a
-// statement cost about the same (32 to 43 µs of CPU in groups of 16 to 128
-// events, against 38 to 48 µs for one row a statement).
+// (15 parameters a row). Measured per event, with prepared statements, 8 to
+// 32 rows a statement cost about the same (32 to 43 µs of CPU in groups of
+// 16 to 128 events, against 38 to 48 µs for one row a statement).
 const maxSQLiteInsert = 32
+
+// sqliteInsertRows is how many of n events the next INSERT on SQLite
+// carries: the largest power of two that is at most n and maxSQLiteInsert.
+// Each row count is a prepared statement of its own (see stmtCache), which
+// SQLite holds compiled on the audit connection; with powers of two a
+// group is inserted by at most a few statements, and six of them are ever
+// compiled instead of 32.
+func sqliteInsertRows(n int) int {
+	return 1 << (bits.Len(uint(min(n, maxSQLiteInsert))) - 1)
+}
 
 // AppendAuditEvents appends events, each already prepared with
 // PrepareAuditEvent, to their chains in one transaction, all or none. Within
@@ -386,8 +395,8 @@ func (a *AuditAppender) append(ctx context.Context, batches []*auditBatch) error
 	if a.s.stmts != nil {
 		a.s.stmts.warm(ctx, selectHeadSQLite, createHeadSQLite, moveHeadSQLite)
 		for _, b := range batches {
-			for n := len(b.events); n > 0; n -= min(n, maxSQLiteInsert) {
-				a.s.stmts.warm(ctx, insertSQLite(min(n, maxSQLiteInsert)))
+			for n := len(b.events); n > 0; n -= sqliteInsertRows(n) {
+				a.s.stmts.warm(ctx, insertSQLite(sqliteInsertRows(n)))
 			}
 		}
 	}
@@ -455,7 +464,7 @@ func (a *AuditAppender) appendIn(ctx context.Context, conn sqlConn, pg bool, bat
 		for events := b.events; len(events) > 0; {
 			n := min(len(events), maxAuditInsert)
 			if !pg {
-				n = min(n, maxSQLiteInsert)
+				n = sqliteInsertRows(n)
 			}
 			if err := insertAuditEvents(ctx, conn, pg, events[:n]); err != nil {
 				return fmt.Errorf("insert events %d to %d of chain %q: %w", events[0].Seq, events[n-1].Seq, b.chain, classify(err))

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/agentid/agentid/internal/auditchain"
@@ -70,6 +71,43 @@ func TestAuditAppendBatch(t *testing.T) {
 		for _, chain := range []string{org.ID, ""} {
 			if r := verifyChain(t, s, chain); !r.OK {
 				t.Fatalf("chain %q: %+v", chain, r.Broken)
+			}
+		}
+	})
+}
+
+// Groups of every size from 1 to 40 are appended through an appender, as
+// the verifier appends them; on SQLite each group is inserted in chunks of
+// a power of two rows, so that six INSERT statements at most are ever
+// prepared (each one held compiled by SQLite), not one per group size.
+func TestAuditAppendGroupsOfEverySize(t *testing.T) {
+	forEachDB(t, func(t *testing.T, s *store.Store) {
+		ctx := t.Context()
+		org := mustOrg(t, s, "acme")
+		a := s.NewAuditAppender()
+		total := 0
+		for size := 1; size <= 40; size++ {
+			group := prepared(t, org.ID, total, size)
+			if err := a.Append(ctx, group); err != nil {
+				t.Fatalf("group of %d: %v", size, err)
+			}
+			for i, ev := range group {
+				if ev.Seq != int64(total+i+1) {
+					t.Fatalf("group of %d: event %d has seq %d, want %d", size, i, ev.Seq, total+i+1)
+				}
+			}
+			total += size
+		}
+		got := readChain(t, s, org.ID)
+		if len(got) != total {
+			t.Fatalf("%d events, want %d", len(got), total)
+		}
+		if r := verifyChain(t, s, org.ID); !r.OK {
+			t.Fatalf("chain: %+v", r.Broken)
+		}
+		if s.Driver() == store.DriverSQLite {
+			if rows := store.CachedAuditInserts(s); !slices.Equal(rows, []int{1, 2, 4, 8, 16, 32}) {
+				t.Fatalf("INSERT statements prepared for %v rows, want 1, 2, 4, 8, 16 and 32", rows)
 			}
 		}
 	})

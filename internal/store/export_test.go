@@ -50,3 +50,20 @@ func AuditWriter(s *Store) *sql.Conn {
 	defer w.mu.Unlock()
 	return w.conn
 }
+
+// CachedAuditInserts returns the row counts of the audit INSERT statements
+// a SQLite store holds prepared.
+func CachedAuditInserts(s *Store) []int {
+	if s.stmts == nil {
+		return nil
+	}
+	s.stmts.mu.Lock()
+	defer s.stmts.mu.Unlock()
+	var rows []int
+	for n := 1; n <= maxSQLiteInsert; n++ {
+		if s.stmts.stmts[insertSQLite(n)] != nil {
+			rows = append(rows, n)
+		}
+	}
+	return rows
+}
