@@ -131,34 +131,64 @@ func rememberable(proofs []map[string]any) bool {
 // an encoding. ok is false for a value of a type JSON decoding does not
 // produce (such a document is not remembered).
 func documentDigest(purpose string, doc map[string]any) (key [sha256.Size]byte, ok bool) {
-	h := sha256.New()
-	d := digester{h: h}
+	d := digesters.Get().(*digester)
+	defer digesters.Put(d)
+	d.h.Reset()
+	d.buf = d.space[:0]
 	d.str(purpose)
 	if !d.value(doc, 0) {
 		return key, false
 	}
-	h.Sum(key[:0])
+	d.flush()
+	d.h.Sum(key[:0])
 	return key, true
 }
+
+// digesters holds digesters for reuse: each one's buffer would otherwise
+// be allocated for every digest (it reaches h through an interface).
+var digesters = sync.Pool{New: func() any { return &digester{h: sha256.New()} }}
 
 // maxDigestDepth bounds the recursion; documents this deep were refused by
 // the decoder long before.
 const maxDigestDepth = 256
 
+// digester feeds a document's encoding to h through a buffer of its own:
+// a Write for each tag and string (through the hash.Hash interface, which
+// also made each string a copy on the heap) cost more than the hashing.
 type digester struct {
-	h   hash.Hash
-	buf [9]byte
+	h     hash.Hash
+	buf   []byte // d.space[:n], the bytes not yet written to h
+	space [1024]byte
+}
+
+// flush writes the buffered bytes to h.
+func (d *digester) flush() {
+	d.h.Write(d.buf)
+	d.buf = d.buf[:0]
+}
+
+// bytes appends s, flushing as the buffer fills.
+func (d *digester) bytes(s string) {
+	for len(s) > 0 {
+		if len(d.buf) == cap(d.buf) {
+			d.flush()
+		}
+		n := copy(d.buf[len(d.buf):cap(d.buf)], s)
+		d.buf = d.buf[:len(d.buf)+n]
+		s = s[n:]
+	}
 }
 
 func (d *digester) tag(t byte, n int) {
-	d.buf[0] = t
-	binary.BigEndian.PutUint64(d.buf[1:], uint64(n))
-	d.h.Write(d.buf[:])
+	if cap(d.buf)-len(d.buf) < 9 {
+		d.flush()
+	}
+	d.buf = binary.BigEndian.AppendUint64(append(d.buf, t), uint64(n))
 }
 
 func (d *digester) str(s string) {
 	d.tag('s', len(s))
-	d.h.Write([]byte(s))
+	d.bytes(s)
 }
 
 func (d *digester) value(v any, depth int) bool {
@@ -178,11 +208,9 @@ func (d *digester) value(v any, depth int) bool {
 		d.str(t)
 	case json.Number:
 		d.tag('n', len(t))
-		d.h.Write([]byte(t))
+		d.bytes(string(t))
 	case float64:
-		d.buf[0] = 'f'
-		binary.BigEndian.PutUint64(d.buf[1:], math.Float64bits(t))
-		d.h.Write(d.buf[:])
+		d.tag('f', int(math.Float64bits(t)))
 	case []any:
 		d.tag('a', len(t))
 		for _, e := range t {
@@ -192,7 +220,8 @@ func (d *digester) value(v any, depth int) bool {
 		}
 	case map[string]any:
 		d.tag('o', len(t))
-		names := make([]string, 0, len(t))
+		var space [16]string
+		names := space[:0]
 		for k := range t {
 			names = append(names, k)
 		}

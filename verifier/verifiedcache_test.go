@@ -2,7 +2,14 @@ package verifier
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -200,6 +207,51 @@ func TestDocumentDigestSeparatesDocuments(t *testing.T) {
 	}
 	if _, ok := documentDigest("", map[string]any{"a": 1}); ok {
 		t.Error("an int (not produced by JSON decoding) was digested")
+	}
+}
+
+// The digest is SHA-256 over a tagged encoding (tag byte, 8-byte length or
+// value, then the bytes; object members sorted), which the digester
+// buffers: built here by hand, for a document with a string longer than the
+// buffer and more members than the sort's stack space, after a digest that
+// failed midway on the same pooled digester.
+func TestDocumentDigestEncoding(t *testing.T) {
+	long := strings.Repeat("x", 3000)
+	doc := map[string]any{"long": long, "n": json.Number("12"), "f": 1.5, "t": true, "z": nil, "l": []any{"a"}}
+	for i := range 20 {
+		doc[fmt.Sprintf("k%02d", i)] = "v"
+	}
+	var want []byte
+	tag := func(b byte, n uint64) { want = binary.BigEndian.AppendUint64(append(want, b), n) }
+	str := func(s string) { tag('s', uint64(len(s))); want = append(want, s...) }
+	str("assertionMethod")
+	tag('o', uint64(len(doc)))
+	names := slices.Sorted(maps.Keys(doc))
+	for _, k := range names {
+		str(k)
+		switch v := doc[k].(type) {
+		case string:
+			str(v)
+		case json.Number:
+			tag('n', uint64(len(v)))
+			want = append(want, v...)
+		case float64:
+			tag('f', math.Float64bits(v))
+		case bool:
+			tag('b', 1)
+		case nil:
+			tag('z', 0)
+		case []any:
+			tag('a', 1)
+			str("a")
+		}
+	}
+	if _, ok := documentDigest("assertionMethod", map[string]any{"a": strings.Repeat("y", 2000), "b": 1}); ok {
+		t.Fatal("an int was digested")
+	}
+	got, ok := documentDigest("assertionMethod", doc)
+	if !ok || got != sha256.Sum256(want) {
+		t.Fatalf("digest %x (%v), want %x", got, ok, sha256.Sum256(want))
 	}
 }
 

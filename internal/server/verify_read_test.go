@@ -2,10 +2,13 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
+	"io"
 	"os"
 	"reflect"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 // verifyRequestBodies are verify request bodies on which readVerifyRequest
@@ -181,5 +184,34 @@ func TestScanVerifyRequestKnowsEveryMember(t *testing.T) {
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("%v has members %v; the one-pass reader knows %v", typ, got, want)
 		}
+	}
+}
+
+// readAllSized reads a body whole whatever its declared size says, in one
+// allocation when the size is right; a read error is returned.
+func TestReadAllSized(t *testing.T) {
+	body := strings.Repeat("0123456789", 170) // 1,700 bytes, a verify request's size
+	for _, size := range []int64{-1, 0, 1, 1699, 1700, 1701, 5000} {
+		// iotest.OneByteReader makes every read short, as a slow client's are.
+		for _, r := range []func() io.Reader{
+			func() io.Reader { return strings.NewReader(body) },
+			func() io.Reader { return iotest.OneByteReader(strings.NewReader(body)) },
+		} {
+			got, err := readAllSized(r(), size)
+			if err != nil || string(got) != body {
+				t.Fatalf("size %d: read %d bytes, %v", size, len(got), err)
+			}
+		}
+	}
+	broken := errors.New("connection reset")
+	if _, err := readAllSized(io.MultiReader(strings.NewReader(body), iotest.ErrReader(broken)), 1700); !errors.Is(err, broken) {
+		t.Fatalf("error %v, want %v", err, broken)
+	}
+	r := strings.NewReader(body)
+	if allocs := testing.AllocsPerRun(100, func() {
+		r.Reset(body)
+		_, _ = readAllSized(r, int64(len(body)))
+	}); allocs != 1 {
+		t.Fatalf("%v allocations to read a body of its declared size, want 1", allocs)
 	}
 }
