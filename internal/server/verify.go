@@ -377,11 +377,10 @@ func (s *Server) readBody(c *gin.Context) ([]byte, bool) {
 
 // readAllSized reads r to its end into a buffer of size+1 bytes when size,
 // the request's Content-Length, is known (limitBody has refused one over
-// the limit): io.ReadAll starts at 512 bytes and grows, which allocated
-// about twice a verification request's body. The extra byte lets the read
-// that meets the end do so without growing the buffer. A body longer than
-// it said still reads whole (the server refuses that before, as a
-// malformed request).
+// the limit): io.ReadAll starts at 512 bytes and grows, six allocations for
+// a verification request's body. The extra byte lets the read that meets
+// the end do so without growing the buffer. A reader that gives more bytes
+// than size still reads whole.
 func readAllSized(r io.Reader, size int64) ([]byte, error) {
 	if size <= 0 {
 		return io.ReadAll(r)

@@ -595,10 +595,9 @@ func TestVerifyStatus(t *testing.T) {
 	})
 }
 
-// startServerAt is startServer with another public URL.
 // The audit log's group commits are counted in /metrics: every
-// verification's event, and the transactions that committed them, fewer
-// than the events when verifications ran at once.
+// verification's event, and the transactions that committed them, at most
+// one an event.
 func TestMetricsCountAuditCommits(t *testing.T) {
 	ls := startServer(t, storetest.SQLite(t))
 	iss, agent := newKeyParty(t, keys.Ed25519), newKeyParty(t, keys.P256)
@@ -643,6 +642,7 @@ func TestMetricsCountAuditCommits(t *testing.T) {
 	}
 }
 
+// startServerAt is startServer with another public URL.
 func startServerAt(t testing.TB, st *store.Store, publicURL string, opts ...Option) *liveServer {
 	return startServer(t, st, append(opts, WithPublicURL(publicURL))...)
 }
